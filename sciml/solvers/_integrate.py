@@ -1,0 +1,335 @@
+"""The time-stepping loops of the ODE core.
+
+Three loops share the RK step of ``_rk.py``:
+
+* ``fixed``: steps onto every requested time (each interval split into equal steps
+  no longer than ``dt``); no host-device synchronisation at all.
+* ``adaptive_shared``: one step size for the whole batch, one scalar error norm per
+  step and one synchronisation per step (the accept decision).
+* ``adaptive_per_sample``: every batch element has its own time, step size, accept
+  decision and counters; one synchronisation per step (are all samples done, which
+  requested times were passed).
+
+All loops integrate forward in time on a flat state (see ``_state.py``) and return
+the states at the requested times with a :class:`Stats` record.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from ._controller import PIController
+from ._errors import MaxStepsError, StepSizeUnderflowError
+from ._rk import dense_eval, rk_step, scaled_error, stiffness_estimate
+from ._tableau import ButcherTableau
+
+
+@dataclass
+class Stats:
+    """Counters and differentiable diagnostics of one solve.
+
+    With one step size for the batch, counters are ints and sums are 0-d tensors;
+    with ``per_sample=True`` they are tensors of shape ``(batch,)``.
+
+    Attributes:
+        nfe: evaluations of ``func`` in the forward solve (the automatic initial
+            step's evaluation included).
+        n_accepted, n_rejected: accepted and rejected steps.
+        error_sum: ``sum_j |h_j| E_j`` over accepted steps, ``E_j`` the scaled
+            embedded error estimate; differentiable when gradients flow through
+            the solver (step sizes and accept decisions are constants). ``None``
+            for methods without an embedded error estimate.
+        stiffness_sum: ``sum_j |h_j| S_j`` with ``S_j`` Hairer's stiffness estimate,
+            when requested.
+        step_ts: end times of the accepted steps (shared step size only).
+        nfe_backward: evaluations of the augmented dynamics in an adjoint backward
+            pass, filled in when that pass runs.
+    """
+
+    nfe: int | torch.Tensor = 0
+    n_accepted: int | torch.Tensor = 0
+    n_rejected: int | torch.Tensor = 0
+    error_sum: torch.Tensor | None = None
+    stiffness_sum: torch.Tensor | None = None
+    step_ts: list[float] | None = field(default=None, repr=False)
+    nfe_backward: int = 0
+
+
+@dataclass(frozen=True)
+class Config:
+    tableau: ButcherTableau
+    rtol: float
+    atol: float
+    controller: PIController
+    max_steps: int
+    stiffness: bool = False
+    components: int | None = None  # seminorm: only the first entries enter the error norm
+
+
+def _rms(x: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.vector_norm(x, dim=-1) * (1.0 / math.sqrt(x.shape[-1]))
+
+
+def _column(h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return h.unsqueeze(-1) if h.dim() == 1 and y.dim() == 2 else h
+
+
+def initial_step(f: Callable, t0: torch.Tensor, y0, f0, q: int, rtol: float, atol: float) -> torch.Tensor:
+    """Hairer, Norsett & Wanner, Solving ODEs I, Sec. II.4: a first step from the
+    sizes of ``y0``, ``f0`` and a finite-difference second derivative (one extra
+    evaluation of ``f``). Returns a 0-d tensor, or ``(batch,)`` for batched states."""
+    scale = y0.abs().mul(rtol).add_(atol)
+    d0, d1 = _rms(y0 / scale), _rms(f0 / scale)
+    h0 = torch.where((d0 < 1e-5) | (d1 < 1e-5), torch.full_like(d0, 1e-6), 0.01 * d0 / d1)
+    f1 = f(t0 + h0, y0 + _column(h0, y0) * f0)
+    d2 = _rms((f1 - f0) / scale) / h0
+    dmax = torch.maximum(d1, d2)
+    h1 = torch.where(dmax <= 1e-15, torch.clamp_min(h0 * 1e-3, 1e-6), (0.01 / dmax) ** (1.0 / q))
+    return torch.minimum(100 * h0, h1)
+
+
+def _min_step(t: float, t_end: float, dtype: torch.dtype) -> float:
+    return 4 * torch.finfo(dtype).eps * max(abs(t), abs(t_end), 1e-30)
+
+
+def _check_f0(f0: torch.Tensor, t0: float) -> None:
+    if not bool(torch.isfinite(f0).all()):
+        raise ValueError(f"func returned NaN or Inf at the initial time t={t0:g}; check the vector field and y0")
+
+
+# --------------------------------------------------------------------------- fixed
+
+
+def fixed(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[float], dt: float | None, per_sample: bool):
+    """Fixed steps: each interval ``[t_i, t_{i+1}]`` is split into
+    ``ceil((t_{i+1} - t_i) / dt)`` equal steps (one step when ``dt`` is None)."""
+    tab = cfg.tableau
+    t0 = t_out[0]
+    batch = y0.shape[0] if per_sample else None
+    t_base = torch.tensor(t0, dtype=y0.dtype, device=y0.device)
+    if per_sample:
+        t_base = t_base.expand(batch)
+
+    def time_at(s: float) -> torch.Tensor:
+        return t_base + (s - t0)
+
+    y, k1 = y0, f(time_at(t0), y0)
+    nfe, n_steps = 1, 0
+    track_error = tab.adaptive
+    err_sum = torch.zeros(y0.shape[:-1], dtype=y0.dtype, device=y0.device) if track_error else None
+    stiff_sum = torch.zeros(y0.shape[:-1], dtype=y0.dtype, device=y0.device) if cfg.stiffness else None
+    ys, step_ts = [y0], []
+    for t_a, t_b in zip(t_out[:-1], t_out[1:]):
+        n = 1 if dt is None else max(1, math.ceil((t_b - t_a) / dt - 1e-9))
+        h = (t_b - t_a) / n
+        for m in range(n):
+            t = t_a + m * h
+            step = rk_step(tab, f, y, h, k1, lambda c: time_at(t + c * h))
+            nfe += tab.stages - 1
+            if track_error:
+                err_sum = err_sum + h * scaled_error(step.error, y, step.y1, cfg.rtol, cfg.atol, cfg.components)
+            if cfg.stiffness:
+                stiff_sum = stiff_sum + h * stiffness_estimate(tab, step)
+            y = step.y1
+            if tab.fsal:
+                k1 = step.K[..., -1]
+            elif not (m == n - 1 and t_b == t_out[-1]):
+                k1 = f(time_at(t + h), y)
+                nfe += 1
+            n_steps += 1
+            step_ts.append(t_a + (m + 1) * h)
+        ys.append(y)
+    if n_steps > cfg.max_steps:
+        raise MaxStepsError(f"the fixed grid needs {n_steps} steps, more than max_steps={cfg.max_steps}; "
+                            f"raise max_steps or use a larger dt")
+    stats = Stats(nfe=nfe, n_accepted=n_steps, error_sum=err_sum, stiffness_sum=stiff_sum,
+                  step_ts=None if per_sample else step_ts)
+    if per_sample:
+        stats.nfe = torch.full((batch,), nfe, device=y0.device)
+        stats.n_accepted = torch.full((batch,), n_steps, device=y0.device)
+        stats.n_rejected = torch.zeros(batch, dtype=torch.long, device=y0.device)
+    return torch.stack(ys), stats
+
+
+# -------------------------------------------------------------- adaptive, shared h
+
+
+def adaptive_shared(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[float], dt: float | None):
+    """Adaptive stepping with one step size for the whole (flat) state."""
+    tab, ctrl = cfg.tableau, cfg.controller
+    q = tab.error_order
+    t0, t_end = t_out[0], t_out[-1]
+    t_base = torch.tensor(t0, dtype=y0.dtype, device=y0.device)
+
+    def time_at(s: float) -> torch.Tensor:
+        return t_base + (s - t0)
+
+    k1 = f(t_base, y0)
+    _check_f0(k1, t0)
+    nfe = 1
+    if dt is None:
+        with torch.no_grad():
+            h = float(initial_step(f, t_base, y0, k1, q, cfg.rtol, cfg.atol))
+        nfe += 1
+    else:
+        h = dt
+    state = ctrl.init_state(h)
+    zero = torch.zeros((), dtype=y0.dtype, device=y0.device)
+    err_sum, stiff_sum = zero, (zero if cfg.stiffness else None)
+    ys, step_ts = [y0], []
+    y, t, j, n_acc, n_rej = y0, t0, 1, 0, 0
+    n_out = len(t_out)
+    while j < n_out:
+        if n_acc + n_rej >= cfg.max_steps:
+            raise MaxStepsError(
+                f"reached max_steps={cfg.max_steps} at t={t:.6g} (h={h:.3g}) before t_end={t_end:g}; "
+                f"the problem may be stiff or the tolerances too tight: raise max_steps, loosen rtol/atol "
+                f"or use a stiff solver")
+        if not h >= _min_step(t, t_end, y0.dtype):
+            raise StepSizeUnderflowError(
+                f"step size underflow at t={t:.6g}: h={h:.3g} is below what {y0.dtype} time can resolve; "
+                f"the solution may blow up (NaN/Inf) near here or the problem is too stiff for an explicit method")
+        last = t + h >= t_end
+        if last:
+            h = t_end - t
+        t_start, h_used = t, h
+        step = rk_step(tab, f, y, h, k1, lambda c: time_at(t_start + c * h_used))
+        nfe += tab.stages - 1 if tab.fsal else tab.stages
+        err = scaled_error(step.error, y, step.y1, cfg.rtol, cfg.atol, cfg.components)
+        accept, h, state = ctrl.adapt(h, float(err.detach()), q, state)  # the one sync of the step
+        if not accept:
+            n_rej += 1
+            continue
+        t = t_end if last else t + h_used
+        n_acc += 1
+        step_ts.append(t)
+        err_sum = err_sum + h_used * err
+        if cfg.stiffness:
+            stiff_sum = stiff_sum + h_used * stiffness_estimate(tab, step)
+        j_end = j
+        while j_end < n_out and t_out[j_end] <= t:
+            j_end += 1
+        if j_end > j:
+            exact = t_out[j_end - 1] == t
+            thetas = [(s - t_start) / h_used for s in t_out[j: j_end - 1 if exact else j_end]]
+            if thetas:
+                ys.extend(dense_eval(tab, y, step.K, h_used, thetas).unbind(-1))
+            if exact:
+                ys.append(step.y1)
+            j = j_end
+        y = step.y1
+        if tab.fsal:
+            k1 = step.K[..., -1]
+        else:
+            k1 = f(time_at(t), y)
+            nfe += 1
+    return torch.stack(ys), Stats(nfe=nfe, n_accepted=n_acc, n_rejected=n_rej, error_sum=err_sum,
+                                  stiffness_sum=stiff_sum, step_ts=step_ts)
+
+
+# ---------------------------------------------------------- adaptive, per-sample h
+
+
+def _control_dtype(device: torch.device) -> torch.dtype:
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+def adaptive_per_sample(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[float], dt: float | None):
+    """Adaptive stepping where sample ``b`` of ``y0`` (shape ``(batch, D)``) has its
+    own time, step size and accept decision; ``f`` receives ``t`` of shape ``(batch,)``.
+    Finished samples keep being evaluated (at their final state) but stop counting."""
+    tab, ctrl = cfg.tableau, cfg.controller
+    q = tab.error_order
+    batch, dtype, device = y0.shape[0], y0.dtype, y0.device
+    cdt = _control_dtype(device)
+    t0, t_end = t_out[0], t_out[-1]
+    n_out = len(t_out)
+    grid = torch.tensor(t_out, dtype=cdt, device=device)
+    t = torch.full((batch,), t0, dtype=cdt, device=device)
+    k1 = f(t.to(dtype), y0)
+    _check_f0(k1, t0)
+    per_eval = torch.ones(batch, dtype=torch.long, device=device)
+    nfe = per_eval.clone()
+    if dt is None:
+        with torch.no_grad():
+            h = initial_step(f, t.to(dtype), y0, k1, q, cfg.rtol, cfg.atol).to(cdt)
+        nfe += 1
+    else:
+        h = torch.full((batch,), dt, dtype=cdt, device=device)
+    state = ctrl.init_state(h)
+    err_sum = torch.zeros(batch, dtype=dtype, device=device)
+    stiff_sum = torch.zeros_like(err_sum) if cfg.stiffness else None
+    n_acc = torch.zeros(batch, dtype=torch.long, device=device)
+    n_rej = torch.zeros_like(n_acc)
+    active = torch.ones(batch, dtype=torch.bool, device=device)
+    outs: list = [y0] + [None] * (n_out - 1)
+    stages_per_step = tab.stages - 1 if tab.fsal else tab.stages
+    min_step = 4 * torch.finfo(dtype).eps * max(abs(t0), abs(t_end), 1e-30)
+    y = y0
+    for n_steps in range(cfg.max_steps + 1):
+        h = torch.minimum(h, t_end - t)
+        hy = h.to(dtype).unsqueeze(-1)
+        t_start = t
+        step = rk_step(tab, f, y, hy, k1, lambda c: (t_start + c * h).to(dtype))
+        nfe += active * stages_per_step
+        err = scaled_error(step.error, y, step.y1, cfg.rtol, cfg.atol, cfg.components)
+        accept, h_next, new_state = ctrl.adapt(h, err.detach().to(cdt), q, state)
+        accept = accept & active
+        landed = accept & (h >= t_end - t)
+        t = torch.where(landed, t_end, torch.where(accept, t + h, t))
+        n_acc += accept
+        n_rej += active & ~accept
+        err_sum = err_sum + torch.where(accept, hy.squeeze(-1) * err, 0.0)
+        if cfg.stiffness:
+            stiff_sum = stiff_sum + torch.where(accept, hy.squeeze(-1) * stiffness_estimate(tab, step), 0.0)
+        first = torch.searchsorted(grid, t_start, right=True)
+        stop = torch.searchsorted(grid, t, right=True)
+        y_prev, K = y, step.K
+        acc = accept.unsqueeze(-1)
+        y = torch.where(acc, step.y1, y)
+        k1 = torch.where(acc, step.K[..., -1], k1) if tab.fsal else torch.where(acc, f(t.to(dtype), y), k1)
+        if not tab.fsal:
+            nfe += active
+        state = tuple(torch.where(active, new, old) for new, old in zip(new_state, state))
+        h_used = h
+        h = torch.where(active, h_next, h)
+        active = t < t_end
+        underflow = active & ~(h >= min_step)
+        flags = torch.stack([
+            active.any().long(), underflow.any().long(),
+            torch.where(accept, first, n_out).min(), torch.where(accept, stop, 0).max(),
+        ]).tolist()  # the one sync of the step
+        any_active, any_underflow, lo, hi = flags
+        if hi > lo:
+            _write_outputs(tab, outs, grid, lo, hi, y_prev, K, h_used, t_start, first, stop, accept, step.y1, dtype)
+        if not any_active:
+            break
+        if any_underflow:
+            b = int(underflow.nonzero()[0])
+            raise StepSizeUnderflowError(
+                f"step size underflow for sample {b} at t={float(t[b]):.6g}: h={float(h[b]):.3g}; the solution may "
+                f"blow up (NaN/Inf) near here or the problem is too stiff for an explicit method")
+    else:
+        b = int(active.nonzero()[0])
+        raise MaxStepsError(
+            f"reached max_steps={cfg.max_steps} with sample {b} at t={float(t[b]):.6g} (h={float(h[b]):.3g}) "
+            f"before t_end={t_end:g}; raise max_steps, loosen rtol/atol or use a stiff solver")
+    return torch.stack(outs), Stats(nfe=nfe, n_accepted=n_acc, n_rejected=n_rej, error_sum=err_sum,
+                                    stiffness_sum=stiff_sum)
+
+
+def _write_outputs(tab, outs, grid, lo, hi, y_prev, K, h, t_start, first, stop, accept, y1, dtype):
+    """Fill requested times ``grid[lo:hi]`` passed by this step, per sample."""
+    theta = ((grid[lo:hi].unsqueeze(0) - t_start.unsqueeze(1)) / h.unsqueeze(1).clamp_min(1e-300)).to(dtype)
+    values = dense_eval(tab, y_prev, K, h.to(dtype).unsqueeze(-1), theta)  # (batch, D, J)
+    cols = torch.arange(lo, hi, device=grid.device)
+    mask = accept.unsqueeze(1) & (cols >= first.unsqueeze(1)) & (cols < stop.unsqueeze(1))
+    n_out = grid.shape[0]
+    for jj, j in enumerate(range(lo, hi)):
+        value = y1 if j == n_out - 1 else values[..., jj]  # the final time is reached exactly
+        m = mask[:, jj].unsqueeze(-1)
+        outs[j] = value if outs[j] is None else torch.where(m, value, outs[j])
