@@ -57,18 +57,19 @@ class BacksolveAdjoint:
 
 
 def augmented_dynamics(f: Callable, params: tuple[torch.Tensor, ...], n: int) -> Callable:
-    """The backward system on ``z = [y, a, g]`` (flat), in forward-time form."""
+    """The backward system on ``z = [y, a, g]`` (one row, shape ``(1, 2n + P)``), in
+    forward-time form."""
 
     def dynamics(t, z):
-        y, a = z[:n], z[n: 2 * n]
+        y, a = z[:, :n], z[:, n: 2 * n]
         with torch.enable_grad():
             y = y.detach().requires_grad_(True)
             fy = f(t, y)
             grads = torch.autograd.grad(fy, (y,) + params, a, allow_unused=True)
         parts = [fy.detach()] + [
-            -(g if g is not None else torch.zeros_like(x)).reshape(-1) for g, x in zip(grads, (y,) + params)
+            -(g if g is not None else torch.zeros_like(x)).reshape(1, -1) for g, x in zip(grads, (y,) + params)
         ]
-        return torch.cat(parts)
+        return torch.cat(parts, dim=1)
 
     return dynamics
 

@@ -74,22 +74,27 @@ def _rms(x: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(x, dim=-1) * (1.0 / math.sqrt(x.shape[-1]))
 
 
-def _column(h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return h.unsqueeze(-1) if h.dim() == 1 and y.dim() == 2 else h
-
-
 def initial_step(f: Callable, t0: torch.Tensor, y0, f0, q: int, rtol: float, atol: float) -> torch.Tensor:
     """Hairer, Norsett & Wanner, Solving ODEs I, Sec. II.4: a first step from the
     sizes of ``y0``, ``f0`` and a finite-difference second derivative (one extra
-    evaluation of ``f``). Returns a 0-d tensor, or ``(batch,)`` for batched states."""
+    evaluation of ``f``). ``y0`` has shape ``(rows, D)``; returns shape ``(rows,)``."""
     scale = y0.abs().mul(rtol).add_(atol)
     d0, d1 = _rms(y0 / scale), _rms(f0 / scale)
     h0 = torch.where((d0 < 1e-5) | (d1 < 1e-5), torch.full_like(d0, 1e-6), 0.01 * d0 / d1)
-    f1 = f(t0 + h0, y0 + _column(h0, y0) * f0)
+    f1 = f(t0 + h0.view(t0.shape), y0 + h0.unsqueeze(-1) * f0)
     d2 = _rms((f1 - f0) / scale) / h0
     dmax = torch.maximum(d1, d2)
     h1 = torch.where(dmax <= 1e-15, torch.clamp_min(h0 * 1e-3, 1e-6), (0.01 / dmax) ** (1.0 / q))
     return torch.minimum(100 * h0, h1)
+
+
+def _time_maker(y0: torch.Tensor, batch: int | None) -> Callable[[float], torch.Tensor]:
+    """Python float time -> the tensor handed to ``func`` (y0's dtype and device;
+    shape ``(batch,)`` in per-sample mode). A fill, not a host-to-device copy."""
+    dtype, device = y0.dtype, y0.device
+    if batch is None:
+        return lambda s: torch.scalar_tensor(s, dtype=dtype, device=device)
+    return lambda s: torch.full((batch,), s, dtype=dtype, device=device)
 
 
 def _min_step(t: float, t_end: float, dtype: torch.dtype) -> float:
@@ -110,13 +115,7 @@ def fixed(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[float], dt: fl
     tab = cfg.tableau
     t0 = t_out[0]
     batch = y0.shape[0] if per_sample else None
-    t_base = torch.tensor(t0, dtype=y0.dtype, device=y0.device)
-    if per_sample:
-        t_base = t_base.expand(batch)
-
-    def time_at(s: float) -> torch.Tensor:
-        return t_base + (s - t0)
-
+    time_at = _time_maker(y0, batch)
     y, k1 = y0, f(time_at(t0), y0)
     nfe, n_steps = 1, 0
     track_error = tab.adaptive
@@ -131,12 +130,12 @@ def fixed(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[float], dt: fl
             step = rk_step(tab, f, y, h, k1, lambda c: time_at(t + c * h))
             nfe += tab.stages - 1
             if track_error:
-                err_sum = err_sum + h * scaled_error(step.error, y, step.y1, cfg.rtol, cfg.atol, cfg.components)
+                err_sum = torch.add(err_sum, scaled_error(step, y, h, cfg.rtol, cfg.atol, cfg.components), alpha=h)
             if cfg.stiffness:
-                stiff_sum = stiff_sum + h * stiffness_estimate(tab, step)
+                stiff_sum = torch.add(stiff_sum, stiffness_estimate(tab, step), alpha=h)
             y = step.y1
             if tab.fsal:
-                k1 = step.K[..., -1]
+                k1 = step.ks[-1]
             elif not (m == n - 1 and t_b == t_out[-1]):
                 k1 = f(time_at(t + h), y)
                 nfe += 1
@@ -148,7 +147,10 @@ def fixed(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[float], dt: fl
                             f"raise max_steps or use a larger dt")
     stats = Stats(nfe=nfe, n_accepted=n_steps, error_sum=err_sum, stiffness_sum=stiff_sum,
                   step_ts=None if per_sample else step_ts)
-    if per_sample:
+    if not per_sample:
+        stats.error_sum = None if err_sum is None else err_sum.reshape(())
+        stats.stiffness_sum = None if stiff_sum is None else stiff_sum.reshape(())
+    else:
         stats.nfe = torch.full((batch,), nfe, device=y0.device)
         stats.n_accepted = torch.full((batch,), n_steps, device=y0.device)
         stats.n_rejected = torch.zeros(batch, dtype=torch.long, device=y0.device)
@@ -163,11 +165,8 @@ def adaptive_shared(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[floa
     tab, ctrl = cfg.tableau, cfg.controller
     q = tab.error_order
     t0, t_end = t_out[0], t_out[-1]
-    t_base = torch.tensor(t0, dtype=y0.dtype, device=y0.device)
-
-    def time_at(s: float) -> torch.Tensor:
-        return t_base + (s - t0)
-
+    time_at = _time_maker(y0, None)
+    t_base = time_at(t0)
     k1 = f(t_base, y0)
     _check_f0(k1, t0)
     nfe = 1
@@ -178,7 +177,7 @@ def adaptive_shared(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[floa
     else:
         h = dt
     state = ctrl.init_state(h)
-    zero = torch.zeros((), dtype=y0.dtype, device=y0.device)
+    zero = torch.zeros(1, dtype=y0.dtype, device=y0.device)
     err_sum, stiff_sum = zero, (zero if cfg.stiffness else None)
     ys, step_ts = [y0], []
     y, t, j, n_acc, n_rej = y0, t0, 1, 0, 0
@@ -199,17 +198,17 @@ def adaptive_shared(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[floa
         t_start, h_used = t, h
         step = rk_step(tab, f, y, h, k1, lambda c: time_at(t_start + c * h_used))
         nfe += tab.stages - 1 if tab.fsal else tab.stages
-        err = scaled_error(step.error, y, step.y1, cfg.rtol, cfg.atol, cfg.components)
-        accept, h, state = ctrl.adapt(h, float(err.detach()), q, state)  # the one sync of the step
+        err = scaled_error(step, y, h, cfg.rtol, cfg.atol, cfg.components)
+        accept, h, state = ctrl.adapt(h, err.item(), q, state)  # the one sync of the step
         if not accept:
             n_rej += 1
             continue
         t = t_end if last else t + h_used
         n_acc += 1
         step_ts.append(t)
-        err_sum = err_sum + h_used * err
+        err_sum = torch.add(err_sum, err, alpha=h_used)
         if cfg.stiffness:
-            stiff_sum = stiff_sum + h_used * stiffness_estimate(tab, step)
+            stiff_sum = torch.add(stiff_sum, stiffness_estimate(tab, step), alpha=h_used)
         j_end = j
         while j_end < n_out and t_out[j_end] <= t:
             j_end += 1
@@ -217,18 +216,19 @@ def adaptive_shared(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[floa
             exact = t_out[j_end - 1] == t
             thetas = [(s - t_start) / h_used for s in t_out[j: j_end - 1 if exact else j_end]]
             if thetas:
-                ys.extend(dense_eval(tab, y, step.K, h_used, thetas).unbind(-1))
+                ys.extend(dense_eval(tab, y, step.K, h_used, thetas).unbind(0))
             if exact:
                 ys.append(step.y1)
             j = j_end
         y = step.y1
         if tab.fsal:
-            k1 = step.K[..., -1]
+            k1 = step.ks[-1]
         else:
             k1 = f(time_at(t), y)
             nfe += 1
-    return torch.stack(ys), Stats(nfe=nfe, n_accepted=n_acc, n_rejected=n_rej, error_sum=err_sum,
-                                  stiffness_sum=stiff_sum, step_ts=step_ts)
+    return torch.stack(ys), Stats(
+        nfe=nfe, n_accepted=n_acc, n_rejected=n_rej, error_sum=err_sum.reshape(()),
+        stiffness_sum=None if stiff_sum is None else stiff_sum.reshape(()), step_ts=step_ts)
 
 
 # ---------------------------------------------------------- adaptive, per-sample h
@@ -276,7 +276,7 @@ def adaptive_per_sample(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[
         t_start = t
         step = rk_step(tab, f, y, hy, k1, lambda c: (t_start + c * h).to(dtype))
         nfe += active * stages_per_step
-        err = scaled_error(step.error, y, step.y1, cfg.rtol, cfg.atol, cfg.components)
+        err = scaled_error(step, y, hy, cfg.rtol, cfg.atol, cfg.components)
         accept, h_next, new_state = ctrl.adapt(h, err.detach().to(cdt), q, state)
         accept = accept & active
         landed = accept & (h >= t_end - t)
@@ -291,7 +291,7 @@ def adaptive_per_sample(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[
         y_prev, K = y, step.K
         acc = accept.unsqueeze(-1)
         y = torch.where(acc, step.y1, y)
-        k1 = torch.where(acc, step.K[..., -1], k1) if tab.fsal else torch.where(acc, f(t.to(dtype), y), k1)
+        k1 = torch.where(acc, step.ks[-1], k1) if tab.fsal else torch.where(acc, f(t.to(dtype), y), k1)
         if not tab.fsal:
             nfe += active
         state = tuple(torch.where(active, new, old) for new, old in zip(new_state, state))
@@ -325,11 +325,11 @@ def adaptive_per_sample(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[
 def _write_outputs(tab, outs, grid, lo, hi, y_prev, K, h, t_start, first, stop, accept, y1, dtype):
     """Fill requested times ``grid[lo:hi]`` passed by this step, per sample."""
     theta = ((grid[lo:hi].unsqueeze(0) - t_start.unsqueeze(1)) / h.unsqueeze(1).clamp_min(1e-300)).to(dtype)
-    values = dense_eval(tab, y_prev, K, h.to(dtype).unsqueeze(-1), theta)  # (batch, D, J)
+    values = dense_eval(tab, y_prev, K, h.to(dtype).unsqueeze(-1), theta)  # (J, batch, D)
     cols = torch.arange(lo, hi, device=grid.device)
     mask = accept.unsqueeze(1) & (cols >= first.unsqueeze(1)) & (cols < stop.unsqueeze(1))
     n_out = grid.shape[0]
     for jj, j in enumerate(range(lo, hi)):
-        value = y1 if j == n_out - 1 else values[..., jj]  # the final time is reached exactly
+        value = y1 if j == n_out - 1 else values[jj]  # the final time is reached exactly
         m = mask[:, jj].unsqueeze(-1)
         outs[j] = value if outs[j] is None else torch.where(m, value, outs[j])

@@ -195,7 +195,7 @@ def _solve_adjoint(f, func, y0_flat, times, cfg, dt, adaptive, per_sample, adjoi
         batch = y0_flat.shape[0]
 
         def f_shared(t, y):
-            return f(t.expand(batch), y.view(y0_flat.shape)).reshape(-1)
+            return f(t.expand(batch), y.view(y0_flat.shape)).reshape(1, -1)
     else:
         f_shared = f
     aug = augmented_dynamics(f_shared, params, n)
@@ -204,17 +204,17 @@ def _solve_adjoint(f, func, y0_flat, times, cfg, dt, adaptive, per_sample, adjoi
         return _solve(f, y0, times, cfg, dt, adaptive, per_sample)
 
     def backward_solve(ys, grad_ys):
-        ys, grad_ys = ys.reshape(len(times), -1), grad_ys.reshape(len(times), -1)
+        ys, grad_ys = ys.reshape(len(times), 1, -1), grad_ys.reshape(len(times), 1, -1)
         y, a = ys[-1], grad_ys[-1]
-        g = torch.zeros(sum(p.numel() for p in params), dtype=ys.dtype, device=ys.device)
+        g = torch.zeros(1, sum(p.numel() for p in params), dtype=ys.dtype, device=ys.device)
         nfe = 0
         for i in range(len(times) - 1, 0, -1):
-            zs, st = _solve(aug, torch.cat([y, a, g]), [times[i], times[i - 1]], back_cfg,
+            zs, st = _solve(aug, torch.cat([y, a, g], dim=1), [times[i], times[i - 1]], back_cfg,
                             None if back_adaptive else dt, back_adaptive, False)
             nfe += st.nfe
             z = zs[-1]
-            y, a, g = ys[i - 1], z[n: 2 * n] + grad_ys[i - 1], z[2 * n:]
-        grads = torch.split(g, [p.numel() for p in params]) if params else ()
+            y, a, g = ys[i - 1], z[:, n: 2 * n] + grad_ys[i - 1], z[:, 2 * n:]
+        grads = torch.split(g.reshape(-1), [p.numel() for p in params]) if params else ()
         return a.view(y0_flat.shape), [gp.view(p.shape).to(p.dtype) for gp, p in zip(grads, params)], nfe
 
     box: list[Stats] = []
@@ -317,6 +317,8 @@ def step_error(
     if not bool(torch.all(torch.as_tensor(h) > 0)):
         raise ValueError(f"h must be > 0, got {h}")
     step = rk_step(tab, f, y_flat, h_step, f(t_vec, y_flat), time_of)
-    err = scaled_error(step.error, y_flat, step.y1, rtol, atol)
+    err = scaled_error(step, y_flat, h_step, rtol, atol)
     stiff = stiffness_estimate(tab, step) if tab.stiffness_pair is not None else None
+    if not per_sample:
+        err, stiff = err.reshape(()), None if stiff is None else stiff.reshape(())
     return StepError(err, stiff, tab.stages)

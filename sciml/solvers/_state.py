@@ -1,7 +1,7 @@
 """Packing of user states (a tensor or a tuple of tensors) into one flat tensor.
 
-The integrators work on a single tensor: shape ``(N,)`` when the whole batch shares
-a step size, ``(batch, D)`` when each sample has its own. ``StateLayout`` converts
+The integrators work on a single 2-D tensor: shape ``(1, N)`` when the whole batch
+shares a step size, ``(batch, D)`` when each sample has its own. ``StateLayout`` converts
 between that and the user's structure, and wraps ``func`` accordingly.
 """
 
@@ -33,16 +33,14 @@ class StateLayout:
 
     def flatten(self, y: State) -> torch.Tensor:
         parts = tuple(y) if self.is_tuple else (y,)
-        if self.per_sample:
-            flat = [p.reshape(p.shape[0], -1) for p in parts]
-            return flat[0] if len(flat) == 1 else torch.cat(flat, dim=1)
-        flat = [p.reshape(-1) for p in parts]
-        return flat[0] if len(flat) == 1 else torch.cat(flat)
+        rows = parts[0].shape[0] if self.per_sample else 1
+        flat = [p.reshape(rows, -1) for p in parts]
+        return flat[0] if len(flat) == 1 else torch.cat(flat, dim=1)
 
     def unflatten(self, flat: torch.Tensor) -> State:
-        """``flat`` of shape ``(*lead, N)`` or ``(*lead, batch, D)`` -> user structure
-        with the ``lead`` dimensions in front of every part."""
-        lead = flat.shape[:-2] if self.per_sample else flat.shape[:-1]
+        """``flat`` of shape ``(*lead, rows, D)`` -> user structure with the ``lead``
+        dimensions in front of every part."""
+        lead = flat.shape[:-2]
         if not self.is_tuple:
             return flat.reshape(*lead, *self.shapes[0])
         chunks = torch.split(flat, self.sizes, dim=-1)
@@ -52,7 +50,5 @@ class StateLayout:
         """``func(t, user_state) -> user_state`` as ``f(t, flat) -> flat``."""
         if not self.is_tuple:
             shape = self.shapes[0]
-            if self.per_sample:
-                return lambda t, y: func(t, y.view(shape)).reshape(y.shape)
-            return lambda t, y: func(t, y.view(shape)).reshape(-1)
+            return lambda t, y: func(t, y.view(shape)).reshape(y.shape)
         return lambda t, y: self.flatten(func(t, self.unflatten(y)))

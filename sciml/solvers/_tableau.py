@@ -85,12 +85,15 @@ class ButcherTableau:
             def t(x):
                 return None if x is None else torch.as_tensor(x, dtype=dtype, device=device)
 
+            def row(x):
+                return None if x is None else t(x).unsqueeze(0)
+
             self._cache[key] = {
                 "c": self.c.tolist(),
-                "a": [t(self.a[i, :i]) for i in range(self.stages)],
-                "b": t(self.b),
-                "e": t(self.error_weights),
-                "dense": t(self.dense),
+                "a": [row(self.a[i, :i]) for i in range(self.stages)],  # (1, i)
+                "b": row(self.b),  # (1, s)
+                "e": row(self.error_weights),  # (1, s)
+                "dense": t(self.dense),  # (s, degree)
             }
         return self._cache[key]
 
