@@ -1,0 +1,27 @@
+"""Every tutorial runs end to end in --quick mode and writes its figures."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TUTORIALS = sorted((ROOT / "tutorials").glob("*.py"))
+FIGURES = {"ode_solvers.py": ["work_precision.png", "per_sample_nfe.png"]}
+
+
+def test_every_tutorial_is_listed():
+    assert {p.name for p in TUTORIALS} == set(FIGURES)
+
+
+@pytest.mark.parametrize("script", TUTORIALS, ids=lambda p: p.name)
+def test_tutorial_quick(script, tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+    result = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    for name in FIGURES[script.name]:
+        figure = tmp_path / name
+        assert figure.is_file() and figure.stat().st_size > 5000, f"{script.name} did not write {name}"
