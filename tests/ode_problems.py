@@ -65,7 +65,7 @@ def _pendulum_torch(t, y):
 PROBLEMS = {
     "lotka_volterra": Problem(_lotka_np, _lotka_torch, (1.0, 1.0), 10.0),
     "van_der_pol": Problem(_vdp_np, _vdp_torch, (2.0, 0.0), 10.0),
-    "spiral": Problem(spiral_np, lambda t, y: spiral_torch()(t, y), (2.0, 0.0), 5.0),
+    "spiral": Problem(spiral_np, spiral_torch(), (2.0, 0.0), 5.0),
     "pendulum": Problem(_pendulum_np, _pendulum_torch, (1.0, 0.0), 10.0),
 }
 

@@ -21,7 +21,7 @@ import pytest
 import torch
 from scipy.optimize import brentq
 
-from ode_problems import F64, dop853_reference, fit_order, spiral_np, spiral_torch, tensor
+from ode_problems import dop853_reference, fit_order, spiral_np, spiral_torch, tensor
 from sciml.solvers import TABLEAUX, solve_ode
 
 ALL_METHODS = sorted(TABLEAUX)
@@ -152,8 +152,8 @@ def test_stability_size_is_root_of_stability_function(method):
 
 # ------------------------------------------------------- fixed-step convergence
 
-# Step counts on [0, 1] chosen inside the asymptotic range and well above the
-# reference's accuracy (DOP853 at 1e-13, ~1e-12) and float64 round-off.
+# Step counts on [0, 1], chosen inside the asymptotic range and well above the
+# reference's accuracy and float64 round-off.
 EXP_STEPS = {
     "euler": [40, 80, 160, 320],
     "midpoint": [40, 80, 160, 320],
@@ -161,29 +161,39 @@ EXP_STEPS = {
     "rk4": [10, 20, 40, 80],
     "bosh3": [10, 20, 40, 80],
     # tsit5's order-6 coefficient on y' = -y (b^T A^5 1 - 1/720 = 4.3e-5) is dominated by
-    # the order-7 term (-2e-4) until h ~ 0.04, so larger steps bias its slope upwards
-    # (5.25 on h = 0.1..0.025); at h = 1/48 the error is 7e-14, still 30x round-off.
-    "dopri5": [16, 24, 32, 48],
-    "tsit5": [16, 24, 32, 48],
+    # the order-7 one (-2.0e-4) until h ~ 0.04, so coarser steps bias its slope upwards
+    # (5.25 over h = 0.1..0.025, 5.18 over 1/16..1/48); at h = 1/64 the error is 1.6e-14,
+    # still ~100x the accumulated round-off.
+    "dopri5": [24, 32, 48, 64],
+    "tsit5": [24, 32, 48, 64],
 }
-# The spiral's y^3 makes it pre-asymptotic for coarse steps (dopri5 pair slopes
-# 5.05, 4.22, 4.83 between h = 0.1 and 0.0125; an independent NumPy RK loop on the same
-# tableau gives identical errors, see test_fixed_step_matches_textbook_rk_loop).
+# Global error = max over 11 equally spaced output times. The spiral's y^3 makes coarse
+# steps pre-asymptotic: dopri5 converges from above (pair slopes 5.22, 5.23, 5.16, 5.1
+# between h = 1/80 and 1/800; an independent NumPy RK loop on the same tableau gives the
+# same errors, see test_fixed_step_matches_textbook_rk_loop), so it needs h <= 1/400
+# and errors down to 2e-12. At the spec's h in {0.1, 0.05, 0.025} its fit is 4.63
+# (pair slopes 5.05, 4.22), below check 1's 4.8: a property of Dormand-Prince on this
+# problem, not of the implementation.
 SPIRAL_STEPS = {
     "euler": [320, 640, 1280, 2560],
-    "midpoint": [640, 1280, 2560, 5120],
-    "heun": [640, 1280, 2560, 5120],
-    "rk4": [320, 640, 1280],
+    "midpoint": [320, 640, 1280, 2560],
+    "heun": [320, 640, 1280, 2560],
+    "rk4": [160, 320, 640, 1280],
     "bosh3": [80, 160, 320, 640],
-    "dopri5": [80, 160, 320],
+    "dopri5": [400, 560, 800],
     "tsit5": [80, 160, 320],
 }
+# DOP853 at its floor rtol = 2.5e-14 (scipy clamps below 100 eps) and atol = 1e-16: its
+# error against a 30-digit mpmath Taylor solution of the spiral is 2e-14 at t = 1. At
+# rtol = atol = 1e-13 the reference error (4.5e-13) would bend dopri5's
+# fit to 5.44.
+SPIRAL_REF_TOL = dict(rtol=2.5e-14, atol=1e-16)
 
 
-def _fixed_solve(f, y0, n_steps, method, t_end=1.0):
-    sol = solve_ode(f, y0, tensor([0.0, t_end]), method=method, adaptive=False, dt=t_end / n_steps)
-    assert sol.stats.n_accepted == n_steps  # ceil(1 / dt) equal steps
-    return sol.ys[-1]
+def _fixed_solve(f, y0, n_steps, method, times=(0.0, 1.0)):
+    sol = solve_ode(f, y0, tensor(times), method=method, adaptive=False, dt=(times[-1] - times[0]) / n_steps)
+    assert sol.stats.n_accepted == n_steps  # each output interval split into ceil(interval / dt) equal steps
+    return sol.ys
 
 
 def _check_slope(method, hs, errs):
@@ -194,27 +204,31 @@ def _check_slope(method, hs, errs):
         assert slope >= 4.8  # specs/nde.md check 1
 
 
+def _decay_error(n, method):
+    return abs(_fixed_solve(lambda t, y: -y, tensor([1.0]), n, method)[-1, 0].item() - math.exp(-1.0))
+
+
 @pytest.mark.parametrize("method", ALL_METHODS)
 def test_fixed_step_order_exponential_decay(method):
     ns = EXP_STEPS[method]
-    errs = [abs(_fixed_solve(lambda t, y: -y, tensor([1.0]), n, method).item() - math.exp(-1.0)) for n in ns]
-    _check_slope(method, [1.0 / n for n in ns], errs)  # |slope - order| <= 0.2
+    _check_slope(method, [1.0 / n for n in ns], [_decay_error(n, method) for n in ns])  # |slope - order| <= 0.2
 
 
 @pytest.mark.parametrize("method", ["dopri5", "tsit5"])
 def test_spec_check1_order_on_decay_at_spec_steps(method):
-    # specs/nde.md check 1: order >= 4.8 on y' = -y at h in {0.1, 0.05, 0.025}.
+    # specs/nde.md check 1: order >= 4.8 on y' = -y at h in {0.1, 0.05, 0.025}
+    # (measured 5.09 / 5.25).
     ns = [10, 20, 40]
-    errs = [abs(_fixed_solve(lambda t, y: -y, tensor([1.0]), n, method).item() - math.exp(-1.0)) for n in ns]
-    assert fit_order([1.0 / n for n in ns], errs) >= 4.8
+    assert fit_order([1.0 / n for n in ns], [_decay_error(n, method) for n in ns]) >= 4.8
 
 
 @pytest.mark.parametrize("method", ALL_METHODS)
 def test_fixed_step_order_spiral(method):
-    ref = dop853_reference("spiral", [0.0, 1.0], rtol=1e-13, atol=1e-13)[-1]
+    times = np.linspace(0.0, 1.0, 11)
+    ref = dop853_reference("spiral", times, **SPIRAL_REF_TOL)
     f = spiral_torch()
     ns = SPIRAL_STEPS[method]
-    errs = [np.abs(_fixed_solve(f, tensor([2.0, 0.0]), n, method).numpy() - ref).max() for n in ns]
+    errs = [np.abs(_fixed_solve(f, tensor([2.0, 0.0]), n, method, times).numpy() - ref).max() for n in ns]
     _check_slope(method, [1.0 / n for n in ns], errs)  # |slope - order| <= 0.2
 
 
@@ -244,8 +258,9 @@ def test_fixed_step_matches_textbook_rk_loop(method):
     def f_torch(t, y):
         return f_t(t, y) + 0.3 * torch.sin(3.0 * t) * y
 
-    n, t0, t1 = 40, 0.25, 1.25
+    n, t0, t1 = 400, 0.25, 1.25
     expected = _textbook_rk(tab, f_np, t0, [2.0, 0.0], (t1 - t0) / n, n)
+    assert np.all(np.isfinite(expected))
     sol = solve_ode(f_torch, tensor([2.0, 0.0]), tensor([t0, t1]), method=method, adaptive=False, dt=(t1 - t0) / n)
     np.testing.assert_allclose(sol.ys[-1].numpy(), expected, rtol=0, atol=1e-13)
 
@@ -286,7 +301,7 @@ def test_dense_output_local_order_spiral(method):
     f = spiral_torch()
     errs = []
     for h in hs:
-        ref = dop853_reference("spiral", [0.0, theta * h], rtol=1e-14, atol=1e-16)[-1]
+        ref = dop853_reference("spiral", [0.0, theta * h], **SPIRAL_REF_TOL)[-1]
         errs.append(np.abs(_one_step_interpolant(f, tensor([2.0, 0.0]), 0.0, h, theta, method).numpy() - ref).max())
     slope = fit_order(hs, errs)
     expected = TABLEAUX[method].dense_order + 1
@@ -295,19 +310,25 @@ def test_dense_output_local_order_spiral(method):
 
 @pytest.mark.parametrize("method", ADAPTIVE_METHODS)
 def test_dense_output_between_adaptive_steps(method):
-    """Adaptive solves on y' = -y cos(t) (exact exp(-sin t)) with 23 output times that
-    fall between steps: interpolated values are within 20 tol of the exact solution
-    (measured <= 3 tol) and the error drops at least 100x for a 1e4x tighter tolerance."""
+    """Adaptive solves of y' = -y cos(t) (exact exp(-sin t)) with 23 output times
+    between steps. The interpolated values are within 50 tol of the exact solution
+    (measured <= 20 tol, bosh3, whose error at the steps themselves is that large), no
+    more than 3 tol worse than the solution at the accepted steps (re-solved on that
+    grid), and 100x more accurate at a 1e4x tighter tolerance."""
+    f = lambda s, y: -y * torch.cos(s)  # noqa: E731
     t = np.linspace(0.0, 4.0, 23) + 0.013
     t[0] = 0.0
-    exact = np.exp(-np.sin(t))
     errors = []
     for tol in (1e-5, 1e-9):
-        sol = solve_ode(lambda s, y: -y * torch.cos(s), tensor([1.0]), tensor(t), method=method, rtol=tol, atol=tol)
+        sol = solve_ode(f, tensor([1.0]), tensor(t), method=method, rtol=tol, atol=tol)
         steps = np.array(sol.stats.step_ts)
         inside = [s for s in t[1:-1] if np.min(np.abs(steps - s)) > 1e-12]
         assert len(inside) >= 15  # most outputs really are interpolated
-        err = np.abs(sol.ys[:, 0].numpy() - exact).max()
-        assert err <= 20 * tol, (tol, err)
+        err = np.abs(sol.ys[:, 0].numpy() - np.exp(-np.sin(t))).max()
+        grid = np.concatenate([[0.0], steps])
+        at_steps = solve_ode(f, tensor([1.0]), tensor(grid), method=method, rtol=tol, atol=tol, adaptive=False)
+        err_steps = np.abs(at_steps.ys[:, 0].numpy() - np.exp(-np.sin(grid))).max()
+        assert err <= 50 * tol, (tol, err)
+        assert err <= err_steps + 3 * tol, (tol, err, err_steps)
         errors.append(err)
     assert errors[1] <= errors[0] / 100

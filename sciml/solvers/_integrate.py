@@ -114,16 +114,23 @@ def fixed(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[float], dt: fl
     ``ceil((t_{i+1} - t_i) / dt)`` equal steps (one step when ``dt`` is None)."""
     tab = cfg.tableau
     t0 = t_out[0]
+    counts = [1 if dt is None else max(1, math.ceil((t_b - t_a) / dt - 1e-9))
+              for t_a, t_b in zip(t_out[:-1], t_out[1:])]
+    if sum(counts) > cfg.max_steps:
+        raise MaxStepsError(
+            f"the fixed grid from t={t0:g} to t={t_out[-1]:g} with h={dt if dt is not None else 'one step per output'} "
+            f"needs {sum(counts)} steps, more than "
+            f"max_steps={cfg.max_steps}; raise max_steps or use a larger dt")
     batch = y0.shape[0] if per_sample else None
     time_at = _time_maker(y0, batch)
     y, k1 = y0, f(time_at(t0), y0)
+    _check_f0(k1, t0)
     nfe, n_steps = 1, 0
     track_error = tab.adaptive
     err_sum = torch.zeros(y0.shape[:-1], dtype=y0.dtype, device=y0.device) if track_error else None
     stiff_sum = torch.zeros(y0.shape[:-1], dtype=y0.dtype, device=y0.device) if cfg.stiffness else None
     ys, step_ts = [y0], []
-    for t_a, t_b in zip(t_out[:-1], t_out[1:]):
-        n = 1 if dt is None else max(1, math.ceil((t_b - t_a) / dt - 1e-9))
+    for t_a, t_b, n in zip(t_out[:-1], t_out[1:], counts):
         h = (t_b - t_a) / n
         for m in range(n):
             t = t_a + m * h
@@ -142,9 +149,6 @@ def fixed(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[float], dt: fl
             n_steps += 1
             step_ts.append(t_a + (m + 1) * h)
         ys.append(y)
-    if n_steps > cfg.max_steps:
-        raise MaxStepsError(f"the fixed grid needs {n_steps} steps, more than max_steps={cfg.max_steps}; "
-                            f"raise max_steps or use a larger dt")
     stats = Stats(nfe=nfe, n_accepted=n_steps, error_sum=err_sum, stiffness_sum=stiff_sum,
                   step_ts=None if per_sample else step_ts)
     if not per_sample:
@@ -270,7 +274,7 @@ def adaptive_per_sample(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[
     stages_per_step = tab.stages - 1 if tab.fsal else tab.stages
     min_step = 4 * torch.finfo(dtype).eps * max(abs(t0), abs(t_end), 1e-30)
     y = y0
-    for n_steps in range(cfg.max_steps + 1):
+    for _ in range(cfg.max_steps):
         h = torch.minimum(h, t_end - t)
         hy = h.to(dtype).unsqueeze(-1)
         t_start = t

@@ -190,7 +190,11 @@ def _solve_adjoint(f, func, y0_flat, times, cfg, dt, adaptive, per_sample, adjoi
         check_positive("adjoint atol", adjoint.atol) if adjoint.atol is not None else cfg.atol,
         cfg.controller, cfg.max_steps, components=2 * n if adjoint.seminorm else None,
     )
-    back_adaptive = adaptive and TABLEAUX[method].adaptive
+    if adaptive and not TABLEAUX[method].adaptive:
+        raise ValueError(f"the adjoint method {method!r} is fixed-step but the forward solve is adaptive, so the "
+                         f"backward solve would have no step size; use an adaptive adjoint method (bosh3, dopri5, "
+                         f"tsit5) or solve forward with adaptive=False and dt")
+    back_adaptive = adaptive
     if per_sample:
         batch = y0_flat.shape[0]
 
