@@ -74,16 +74,32 @@ def _rms(x: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(x, dim=-1) * (1.0 / math.sqrt(x.shape[-1]))
 
 
-def initial_step(f: Callable, t0: torch.Tensor, y0, f0, q: int, rtol: float, atol: float) -> torch.Tensor:
+def initial_step(f: Callable, t0, y0, f0, q: int, rtol: float, atol: float, time_at: Callable | None = None):
     """Hairer, Norsett & Wanner, Solving ODEs I, Sec. II.4: a first step from the
     sizes of ``y0``, ``f0`` and a finite-difference second derivative (one extra
-    evaluation of ``f``). ``y0`` has shape ``(rows, D)``; returns shape ``(rows,)``."""
-    scale = y0.abs().mul(rtol).add_(atol)
-    d0, d1 = _rms(y0 / scale), _rms(f0 / scale)
+    evaluation of ``f``)::
+
+        d0 = |y0|, d1 = |f0|, h0 = 0.01 d0 / d1 (1e-6 if either is < 1e-5)
+        d2 = |f(t0 + h0, y0 + h0 f0) - f0| / h0
+        h  = min(100 h0, (0.01 / max(d1, d2))^(1/q))   (max(1e-6, 1e-3 h0) if both tiny)
+
+    in the scaled RMS norm. Shared step (``time_at`` given, ``t0`` a float): returns
+    a float, in Python arithmetic after one synchronisation. Per sample (``t0`` a
+    tensor ``(batch,)``): returns a tensor ``(batch,)``, synchronisation-free.
+    """
+    scale = y0.abs().mul_(rtol).add_(atol)
+    d = _rms(torch.stack([y0, f0]) / scale)  # (2, rows)
+    if time_at is not None:
+        d0, d1 = d.reshape(2).tolist()
+        h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
+        f1 = f(time_at(t0 + h0), torch.add(y0, f0, alpha=h0))
+        dmax = max(d1, _rms((f1 - f0) / scale).item() / h0)
+        h1 = max(1e-6, h0 * 1e-3) if dmax <= 1e-15 else (0.01 / dmax) ** (1.0 / q)
+        return min(100 * h0, h1)
+    d0, d1 = d
     h0 = torch.where((d0 < 1e-5) | (d1 < 1e-5), torch.full_like(d0, 1e-6), 0.01 * d0 / d1)
-    f1 = f(t0 + h0.view(t0.shape), y0 + h0.unsqueeze(-1) * f0)
-    d2 = _rms((f1 - f0) / scale) / h0
-    dmax = torch.maximum(d1, d2)
+    f1 = f(t0 + h0, y0 + h0.unsqueeze(-1) * f0)
+    dmax = torch.maximum(d1, _rms((f1 - f0) / scale) / h0)
     h1 = torch.where(dmax <= 1e-15, torch.clamp_min(h0 * 1e-3, 1e-6), (0.01 / dmax) ** (1.0 / q))
     return torch.minimum(100 * h0, h1)
 
@@ -95,10 +111,6 @@ def _time_maker(y0: torch.Tensor, batch: int | None) -> Callable[[float], torch.
     if batch is None:
         return lambda s: torch.scalar_tensor(s, dtype=dtype, device=device)
     return lambda s: torch.full((batch,), s, dtype=dtype, device=device)
-
-
-def _min_step(t: float, t_end: float, dtype: torch.dtype) -> float:
-    return 4 * torch.finfo(dtype).eps * max(abs(t), abs(t_end), 1e-30)
 
 
 def _check_f0(f0: torch.Tensor, t0: float) -> None:
@@ -176,11 +188,12 @@ def adaptive_shared(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[floa
     nfe = 1
     if dt is None:
         with torch.no_grad():
-            h = float(initial_step(f, t_base, y0, k1, q, cfg.rtol, cfg.atol))
+            h = initial_step(f, t0, y0, k1, q, cfg.rtol, cfg.atol, time_at)
         nfe += 1
     else:
         h = dt
     state = ctrl.init_state(h)
+    min_step = 4 * torch.finfo(y0.dtype).eps
     zero = torch.zeros(1, dtype=y0.dtype, device=y0.device)
     err_sum, stiff_sum = zero, (zero if cfg.stiffness else None)
     ys, step_ts = [y0], []
@@ -192,7 +205,7 @@ def adaptive_shared(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[floa
                 f"reached max_steps={cfg.max_steps} at t={t:.6g} (h={h:.3g}) before t_end={t_end:g}; "
                 f"the problem may be stiff or the tolerances too tight: raise max_steps, loosen rtol/atol "
                 f"or use a stiff solver")
-        if not h >= _min_step(t, t_end, y0.dtype):
+        if not h >= min_step * max(abs(t), abs(t_end), 1e-30):
             raise StepSizeUnderflowError(
                 f"step size underflow at t={t:.6g}: h={h:.3g} is below what {y0.dtype} time can resolve; "
                 f"the solution may blow up (NaN/Inf) near here or the problem is too stiff for an explicit method")

@@ -49,6 +49,7 @@ class StateLayout:
     def wrap(self, func: Callable) -> Callable:
         """``func(t, user_state) -> user_state`` as ``f(t, flat) -> flat``."""
         if not self.is_tuple:
-            shape = self.shapes[0]
-            return lambda t, y: func(t, y.view(shape)).reshape(y.shape)
+            # ints rather than torch.Size: view/reshape parse them several times faster
+            shape, rows = tuple(self.shapes[0]), self.batch
+            return lambda t, y: func(t, y.view(*shape)).reshape(rows, -1)
         return lambda t, y: self.flatten(func(t, self.unflatten(y)))
