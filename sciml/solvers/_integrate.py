@@ -70,6 +70,11 @@ class Config:
     components: int | None = None  # seminorm: only the first entries enter the error norm
 
 
+# A step that would end within 1% of the final time is stretched onto it, so no sliver
+# step is left over (Hairer's DOPRI5 does the same).
+_STRETCH = 1.01
+
+
 def _rms(x: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(x, dim=-1) * (1.0 / math.sqrt(x.shape[-1]))
 
@@ -209,7 +214,7 @@ def adaptive_shared(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[floa
             raise StepSizeUnderflowError(
                 f"step size underflow at t={t:.6g}: h={h:.3g} is below what {y0.dtype} time can resolve; "
                 f"the solution may blow up (NaN/Inf) near here or the problem is too stiff for an explicit method")
-        last = t + h >= t_end
+        last = t + _STRETCH * h >= t_end
         if last:
             h = t_end - t
         t_start, h_used = t, h
@@ -288,7 +293,7 @@ def adaptive_per_sample(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[
     min_step = 4 * torch.finfo(dtype).eps * max(abs(t0), abs(t_end), 1e-30)
     y = y0
     for _ in range(cfg.max_steps):
-        h = torch.minimum(h, t_end - t)
+        h = torch.where(t + _STRETCH * h >= t_end, t_end - t, h)
         hy = h.to(dtype).unsqueeze(-1)
         t_start = t
         step = rk_step(tab, f, y, hy, k1, lambda c: (t_start + c * h).to(dtype))
