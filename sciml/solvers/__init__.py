@@ -1,12 +1,14 @@
 """The differentiable, batched solver core: explicit Runge--Kutta ODE solvers with
 adaptive (per-batch or per-sample) step-size control, dense output, direct and
-adjoint gradients."""
+adjoint gradients; SDE integrators (Euler–Maruyama, Milstein, stochastic
+Runge–Kutta, Heun, midpoint, reversible Heun) with exact reversible adjoints."""
 
 from ._adjoint import BacksolveAdjoint
 from ._controller import IController, PIController
 from ._errors import MaxStepsError, SolverError, StepSizeUnderflowError
 from ._integrate import Stats
 from ._ode import ODESolution, StepError, odeint, solve_ode, step_error
+from ._sde import SDESolution, SDEStats, sdeint, solve_sde
 from ._tableau import TABLEAUX, ButcherTableau
 
 __all__ = [
@@ -15,6 +17,8 @@ __all__ = [
     "IController",
     "MaxStepsError",
     "ODESolution",
+    "SDESolution",
+    "SDEStats",
     "PIController",
     "SolverError",
     "Stats",
@@ -22,6 +26,8 @@ __all__ = [
     "StepSizeUnderflowError",
     "TABLEAUX",
     "odeint",
+    "sdeint",
     "solve_ode",
+    "solve_sde",
     "step_error",
 ]
