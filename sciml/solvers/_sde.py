@@ -198,7 +198,7 @@ def solve_sde(
             seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))
         bm = BrownianPath(t0, t1, (y0.shape[0], m), seed=seed, dtype=y0.dtype, device=y0.device,
                           levy_area=scheme.levy_area)
-    if scheme.levy_area and not hasattr(bm, "increments_with_levy_area"):
+    if scheme.levy_area and not hasattr(bm, "space_time_levy_area"):
         raise ValueError(f"method {method!r} needs the space-time Lévy area; pass a BrownianPath(levy_area=True) "
                          f"or use another method")
     counted = _Counted(sde, y0, m)
@@ -228,8 +228,11 @@ def brownian_increments(bm, grid: list[float], levy_area: bool, like: torch.Tens
         if levy_area:
             return bm.increments_with_levy_area(grid)
         return bm.increments(grid), None
-    dws = torch.stack([bm(a, b) for a, b in zip(grid[:-1], grid[1:])])
-    return dws.to(like.dtype), None
+    pairs = list(zip(grid[:-1], grid[1:]))
+    dws = torch.stack([bm(a, b) for a, b in pairs]).to(like.dtype)
+    if not levy_area:
+        return dws, None
+    return dws, torch.stack([bm.space_time_levy_area(a, b) for a, b in pairs]).to(like.dtype)
 
 
 def _fixed(sde, scheme, y0, grid, where, bm, logqp):
