@@ -6,6 +6,7 @@ Runge–Kutta, Heun, midpoint, reversible Heun) with exact reversible adjoints."
 from ._adjoint import BacksolveAdjoint
 from ._controller import IController, PIController
 from ._errors import MaxStepsError, SolverError, StepSizeUnderflowError
+from ._fbm import FractionalNoiseSDE, MarkovFBM, exact_fbm_covariance, sample_exact_fbm
 from ._integrate import Stats
 from ._ode import ODESolution, StepError, odeint, solve_ode, step_error
 from ._sde import SDESolution, SDEStats, sdeint, solve_sde
@@ -13,6 +14,8 @@ from ._tableau import TABLEAUX, ButcherTableau
 
 __all__ = [
     "BacksolveAdjoint",
+    "FractionalNoiseSDE",
+    "MarkovFBM",
     "ButcherTableau",
     "IController",
     "MaxStepsError",
@@ -25,7 +28,9 @@ __all__ = [
     "StepError",
     "StepSizeUnderflowError",
     "TABLEAUX",
+    "exact_fbm_covariance",
     "odeint",
+    "sample_exact_fbm",
     "sdeint",
     "solve_ode",
     "solve_sde",
