@@ -192,12 +192,15 @@ def solve_sde(
     m = _noise_dim(sde, y0)
     t0, t1 = times[0], times[-1]
     if bm is None:
-        from ._brownian import BrownianPath
-
         if seed is None:
             seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))
-        bm = BrownianPath(t0, t1, (y0.shape[0], m), seed=seed, dtype=y0.dtype, device=y0.device,
-                          levy_area=scheme.levy_area)
+        if adaptive:
+            from ._brownian import BrownianPath
+
+            bm = BrownianPath(t0, t1, (y0.shape[0], m), seed=seed, dtype=y0.dtype, device=y0.device,
+                              levy_area=scheme.levy_area)
+        else:
+            bm = GridBrownian((y0.shape[0], m), seed, y0.dtype, y0.device)
     if scheme.levy_area and not hasattr(bm, "space_time_levy_area"):
         raise ValueError(f"method {method!r} needs the space-time Lévy area; pass a BrownianPath(levy_area=True) "
                          f"or use another method")
@@ -219,6 +222,30 @@ def solve_sde(
         return reversible_heun_adjoint(counted, y0, grid, where, ts_out, bm)
     ys, log_ratio = _fixed(counted, scheme, y0, grid, where, bm, logqp)
     return SDESolution(ts_out, ys, log_ratio, SDEStats(nfe=counted.nfe, n_steps=len(grid) - 1))
+
+
+class GridBrownian:
+    """Exact Brownian increments on a fixed-step solver's own grid, drawn at once from
+    a seeded generator: ``dW_n ~ N(0, h_n)`` and, independently, the space-time Lévy
+    areas ``H_n ~ N(0, h_n / 12)``. The same seed and grid give the same increments
+    (which is all the reversible adjoint needs); for queries at arbitrary times use
+    :class:`BrownianPath`."""
+
+    def __init__(self, shape: tuple[int, ...], seed: int, dtype: torch.dtype, device: torch.device):
+        self.shape, self.seed, self.dtype, self.device = tuple(shape), seed, dtype, device
+
+    def increments_with_levy_area(self, grid: list[float]) -> tuple[torch.Tensor, torch.Tensor]:
+        gen = torch.Generator(device=self.device).manual_seed(self.seed)
+        h = torch.tensor(grid, dtype=torch.float64).diff().to(device=self.device, dtype=self.dtype)
+        h = h.view(-1, *([1] * len(self.shape)))
+        draws = torch.randn((2, h.shape[0], *self.shape), generator=gen, dtype=self.dtype, device=self.device)
+        return draws[0] * h.sqrt(), draws[1] * (h / 12).sqrt()
+
+    def increments(self, grid: list[float]) -> torch.Tensor:
+        return self.increments_with_levy_area(grid)[0]
+
+    def space_time_levy_area(self, ta, tb):
+        raise ValueError("GridBrownian only serves whole fixed-step grids; pass a BrownianPath for other queries")
 
 
 def brownian_increments(bm, grid: list[float], levy_area: bool, like: torch.Tensor):
