@@ -297,3 +297,52 @@ def test_adaptive_step_doubling_converges_to_the_fine_solution():
 def test_bad_input_is_rejected(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make()
+
+
+def test_default_brownian_is_exact_on_the_grid_and_seeded():
+    """Without bm, fixed-step solves draw dW ~ N(0, h) on their own grid from `seed`."""
+    class Pure:
+        noise_type, sde_type = "diagonal", "ito"
+
+        def f(self, t, y):
+            return torch.zeros_like(y)
+
+        def g(self, t, y):
+            return torch.ones_like(y)
+
+    y0 = torch.zeros(40_000, 1, dtype=DT64)
+    ts = torch.tensor([0.0, 0.3, 1.0], dtype=DT64)
+    a = solve_sde(Pure(), y0, ts, method="euler", dt=0.05, seed=11).ys
+    b = solve_sde(Pure(), y0, ts, method="euler", dt=0.05, seed=11).ys
+    c = solve_sde(Pure(), y0, ts, method="euler", dt=0.05, seed=12).ys
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    # Var W_t = t within 4 standard errors (sqrt(2/n) relative)
+    for k, t in ((1, 0.3), (2, 1.0)):
+        assert abs(a[k].var().item() / t - 1) < 4 * (2 / 40_000) ** 0.5
+    # increments over disjoint intervals are uncorrelated
+    corr = torch.corrcoef(torch.stack([a[1, :, 0], a[2, :, 0] - a[1, :, 0]]))[0, 1].item()
+    assert abs(corr) < 4 / 40_000**0.5
+
+
+def test_markov_fbm_through_sdeint_and_step_guard():
+    from sciml.solvers import FractionalNoiseSDE, MarkovFBM
+
+    class Pure:
+        noise_type, sde_type = "diagonal", "stratonovich"
+
+        def f(self, t, x):
+            return torch.zeros_like(x)
+
+        def g(self, t, x):
+            return torch.ones_like(x)
+
+    fbm = MarkovFBM(0.7, n_processes=5, gamma_max=20.0, kind="II", horizon=1.0)
+    sde = FractionalNoiseSDE(Pure(), fbm)
+    z0 = sde.initial_state(torch.zeros(20_000, 1, dtype=DT64))
+    ts = torch.tensor([0.0, 0.5, 1.0], dtype=DT64)
+    zs = sdeint(sde, z0, ts, method="heun", dt=0.01)
+    x = sde.split(zs[-1])[0]
+    # Var(B_hat_1) = fbm.variance(1) (~ 1 = t^2H); 20k paths: 4 standard errors ~ 4%
+    assert abs(x.var().item() / fbm.variance(torch.tensor(1.0, dtype=DT64)).item() - 1) < 0.04
+    with pytest.raises(ValueError, match="dt"):
+        sdeint(sde, z0, ts, method="heun", dt=0.05)  # gamma_max * dt = 1 >= 0.5
