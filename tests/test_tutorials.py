@@ -9,7 +9,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS = sorted((ROOT / "tutorials").glob("*.py"))
-FIGURES = {"ode_solvers.py": ["work_precision.png", "per_sample_nfe.png"]}
+FIGURES = {
+    "ode_solvers.py": ["work_precision.png", "per_sample_nfe.png"],
+    "sde_basics.py": ["ou_fit.png", "fractional_paths.png"],
+}
 
 
 def test_every_tutorial_is_listed():
