@@ -346,3 +346,26 @@ def test_markov_fbm_through_sdeint_and_step_guard():
     assert abs(x.var().item() / fbm.variance(torch.tensor(1.0, dtype=DT64)).item() - 1) < 0.04
     with pytest.raises(ValueError, match="dt"):
         sdeint(sde, z0, ts, method="heun", dt=0.05)  # gamma_max * dt = 1 >= 0.5
+
+
+def test_srk_strong_order_with_brownian_path_levy_area():
+    """The same strong-order check with sciml's own BrownianPath (space-time Lévy area)."""
+    from sciml.solvers import BrownianPath
+
+    sde = GBM(mu=0.3, sigma=0.5)
+    y0 = torch.ones(3000, 1, dtype=DT64)
+    bm = BrownianPath(0.0, 1.0, (3000, 1), seed=5, dtype=DT64, levy_area=True)
+    exact = sde.exact(y0, bm(0.0, 1.0), 1.0)
+    errors = [(sdeint(sde, y0, torch.tensor([0.0, 1.0], dtype=DT64), bm=bm, method="srk", dt=1.0 / n)[-1]
+               - exact).abs().mean().item() for n in (16, 32, 64, 128)]
+    slope = -torch.tensor([math.log(e) for e in errors]).diff().mean().item() / math.log(2)
+    assert abs(slope - 1.5) < 0.2, (slope, errors)
+
+
+def test_adaptive_without_bm_uses_a_queryable_path():
+    sde = GBM(mu=0.3, sigma=0.5, sde_type="stratonovich")
+    sol = solve_sde(sde, torch.ones(32, 1, dtype=DT64), torch.tensor([0.0, 0.5, 1.0], dtype=DT64), method="heun",
+                    dt=0.1, adaptive=True, rtol=1e-3, atol=1e-3, seed=4)
+    again = solve_sde(sde, torch.ones(32, 1, dtype=DT64), torch.tensor([0.0, 0.5, 1.0], dtype=DT64), method="heun",
+                      dt=0.1, adaptive=True, rtol=1e-3, atol=1e-3, seed=4)
+    assert torch.equal(sol.ys, again.ys) and sol.stats.n_steps > 2

@@ -4,6 +4,7 @@ adjoint gradients; SDE integrators (Euler–Maruyama, Milstein, stochastic
 Runge–Kutta, Heun, midpoint, reversible Heun) with exact reversible adjoints."""
 
 from ._adjoint import BacksolveAdjoint
+from ._brownian import BrownianPath
 from ._controller import IController, PIController
 from ._errors import MaxStepsError, SolverError, StepSizeUnderflowError
 from ._fbm import FractionalNoiseSDE, MarkovFBM, exact_fbm_covariance, sample_exact_fbm
@@ -14,6 +15,7 @@ from ._tableau import TABLEAUX, ButcherTableau
 
 __all__ = [
     "BacksolveAdjoint",
+    "BrownianPath",
     "FractionalNoiseSDE",
     "MarkovFBM",
     "ButcherTableau",

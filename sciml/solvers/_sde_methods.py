@@ -49,7 +49,11 @@ class Euler:
 
     @staticmethod
     def step(sde, t, dt, y, dW, H, state):
-        return y + sde.f(t, y) * dt + noise_product(sde.g(t, y), dW, sde.noise_type), state
+        drift = torch.addcmul(y, sde.f(t, y), dt)
+        g = sde.g(t, y)
+        if sde.noise_type == "diagonal":
+            return torch.addcmul(drift, g, dW), state
+        return drift + noise_product(g, dW, sde.noise_type), state
 
 
 class Milstein:
