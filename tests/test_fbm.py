@@ -220,8 +220,8 @@ def test_monte_carlo_variance(kind):
     for H in (0.3, 0.5, 0.7):
         fbm = MarkovFBM(H, kind=kind)
         empirical = fbm.approximate_fbm(ys[1:], y0).var(dim=1)
-        # spec check 6: within 4 % (sampling 1 %, Euler's OU bias ~ gamma dt / 2 = 1 %); prototype 0.8-1.9 %
-        assert float((empirical / fbm.variance(t) - 1).abs().max()) < 0.04, (kind, H)
+        # issue: within 3 % (sampling ~1 % per time, Euler's OU bias ~ gamma dt / 2 = 1 %); measured <= 2.4 %
+        assert float((empirical / fbm.variance(t) - 1).abs().max()) < 0.03, (kind, H)
 
 
 def test_stationary_sample_covariance():
