@@ -29,12 +29,21 @@ def noise_product(g: torch.Tensor, dW: torch.Tensor, noise_type: str) -> torch.T
 
 
 def _g_dg(sde, t, y, g):
-    """``(d g / d y) g``: the Milstein correction direction for commutative noise
-    (diagonal noise with ``g_i`` a function of ``y_i``, or scalar noise), by
-    forward-mode differentiation of ``g`` along ``g``."""
-    direction = g if g.dim() == 2 else g.squeeze(-1)
-    _, jvp = torch.func.jvp(lambda x: sde.g(t, x), (y,), (direction,))
-    return jvp if jvp.dim() == 2 else jvp.squeeze(-1)
+    """``(d g / d y) g``: the Milstein correction for commutative noise.
+
+    Diagonal noise assumes ``g_i`` depends on ``y_i`` only (torchsde's contract), so
+    the Jacobian is diagonal and the correction is the vector-Jacobian product
+    ``g^T (d g / d y)``, one reverse pass (differentiable when gradients flow through
+    the solver). Scalar noise needs the Jacobian-vector product, by forward mode."""
+    if sde.noise_type == "diagonal":
+        if y.requires_grad and g.requires_grad:
+            return torch.autograd.grad(g, y, g, create_graph=True)[0]
+        with torch.enable_grad():
+            x = y.detach().requires_grad_(True)
+            gx = sde.g(t, x)
+            return torch.autograd.grad(gx, x, gx.detach())[0]
+    _, jvp = torch.func.jvp(lambda x: sde.g(t, x), (y,), (g.squeeze(-1),))
+    return jvp.squeeze(-1)
 
 
 class Euler:
