@@ -36,12 +36,13 @@ def _g_dg(sde, t, y, g):
     ``g^T (d g / d y)``, one reverse pass (differentiable when gradients flow through
     the solver). Scalar noise needs the Jacobian-vector product, by forward mode."""
     if sde.noise_type == "diagonal":
-        if y.requires_grad and g.requires_grad:
+        differentiable = torch.is_grad_enabled()
+        if differentiable and y.requires_grad:
             return torch.autograd.grad(g, y, g, create_graph=True)[0]
         with torch.enable_grad():
             x = y.detach().requires_grad_(True)
             gx = sde.g(t, x)
-            return torch.autograd.grad(gx, x, gx.detach())[0]
+            return torch.autograd.grad(gx, x, gx if differentiable else gx.detach(), create_graph=differentiable)[0]
     _, jvp = torch.func.jvp(lambda x: sde.g(t, x), (y,), (g.squeeze(-1),))
     return jvp.squeeze(-1)
 
