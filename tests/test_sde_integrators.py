@@ -395,3 +395,21 @@ def test_backprop_through_solver_matches_finite_differences(method, sde_type):
         sde.sigma += eps
     fd = (up - down) / (2 * eps)
     assert abs(grad.item() - fd.item()) < 1e-6 * max(1.0, abs(fd.item())), (grad.item(), fd.item())
+
+
+def test_adaptive_heun_embedded_estimate_converges():
+    """heun's embedded error (Heun minus its Euler predictor) drives the step size:
+    tighter tolerances take more steps and land closer to the exact GBM."""
+    sde = GBM(mu=0.3, sigma=0.5, sde_type="stratonovich")
+    y0 = torch.ones(64, 1, dtype=DT64)
+    ts = torch.tensor([0.0, 1.0], dtype=DT64)
+    bm = torchsde.BrownianInterval(0.0, 1.0, size=(64, 1), entropy=6, dtype=DT64)
+    exact = sde.exact(y0, bm(0.0, 1.0), 1.0)
+    runs = [solve_sde(sde, y0, ts, bm=bm, method="heun", dt=0.1, adaptive=True, rtol=tol, atol=tol)
+            for tol in (1e-2, 1e-3, 1e-4)]
+    errors = [(r.ys[-1] - exact).abs().max().item() for r in runs]
+    steps = [r.stats.n_steps for r in runs]
+    assert steps[0] < steps[1] < steps[2], steps
+    assert errors[2] < errors[0] / 5, errors
+    # each attempt costs two (f, g) pairs, no doubling
+    assert runs[1].stats.nfe == 2 * (runs[1].stats.n_steps + runs[1].stats.n_rejected)

@@ -167,8 +167,9 @@ def solve_sde(
             noise), midpoint for Stratonovich.
         dt: fixed step (each output interval is split into equal steps <= dt), or the
             first step of adaptive stepping.
-        adaptive: step-doubling error control (any method): a step of ``h`` is
-            compared with two of ``h/2``; the two-half-step solution is kept.
+        adaptive: error-controlled steps, one step size for the batch: heun uses its
+            embedded estimate (Heun minus its Euler predictor), the other methods step
+            doubling (a step of ``h`` against two of ``h/2``, keeping the latter).
         rtol, atol, dt_min: tolerances and smallest step of adaptive stepping.
         logqp: also return ``int 1/2 |(f - h) / g|^2 dt`` per output interval (diagonal
             noise; left-point rule on each step), the KL integrand of latent SDEs.
@@ -293,9 +294,11 @@ def _kl_rate(sde, t, y):
 
 
 def _adaptive(sde, scheme, y0, times, ts_out, bm, dt, rtol, atol, dt_min, logqp, max_steps):
-    """Step doubling: accept iff the scaled RMS difference between one step of h and
-    two of h/2 is <= 1; the next step is ``h * clip(0.9 E^(-1/q), 0.2, 10)`` with
-    ``q = strong order + 1/2``. One step size for the batch."""
+    """Adaptive stepping with one step size for the batch. The error estimate is the
+    method's embedded one where it has one (heun: Heun minus its Euler predictor),
+    otherwise step doubling (one step of h against two of h/2, keeping the latter).
+    A step is accepted iff the scaled RMS error ``E <= 1``; the next step is
+    ``h * clip(0.9 E^(-1/q), 0.2, 10)`` with ``q = strong order + 1/2``."""
     if logqp:
         raise ValueError("logqp=True is available with fixed steps (adaptive=False)")
     dtype, device = y0.dtype, y0.device
@@ -320,20 +323,13 @@ def _adaptive(sde, scheme, y0, times, ts_out, bm, dt, rtol, atol, dt_min, logqp,
         if h < dt_min and target - t > dt_min:
             raise StepSizeUnderflowError(f"adaptive step fell below dt_min={dt_min:g} at t={t:.6g} (h={h:.3g}); "
                                          f"loosen rtol/atol or lower dt_min")
-        tm = t + h / 2
-        T = [torch.scalar_tensor(s, dtype=dtype, device=device) for s in (t, tm, t + h)]
-        (dw1, h1), (dw2, h2) = increment(t, tm), increment(tm, t + h)
-        dw = dw1 + dw2
-        full_h = None if h1 is None else _merge_levy(dw1, h1, dw2, h2, h / 2)
-        y_full, _ = scheme.step(sde, T[0], T[2] - T[0], y, dw, full_h, state)
-        y_half, s_half = scheme.step(sde, T[0], T[1] - T[0], y, dw1, h1, state)
-        y_two, s_two = scheme.step(sde, T[1], T[2] - T[1], y_half, dw2, h2, s_half)
-        scale = torch.maximum(y.abs(), y_two.abs()).mul_(rtol).add_(atol)
-        err = torch.linalg.vector_norm((y_two - y_full) / scale) / math.sqrt(y.numel())
+        y_new, s_new, err_vec = _attempt(sde, scheme, t, h, y, state, increment, dtype, device)
+        scale = torch.maximum(y.abs(), y_new.abs()).mul_(rtol).add_(atol)
+        err = torch.linalg.vector_norm(err_vec / scale) / math.sqrt(y.numel())
         e = err.item()
         if e <= 1.0 or h <= dt_min:
             t = target if t + h >= target else t + h
-            y, state = y_two, s_two
+            y, state = y_new, s_new
             n_acc += 1
             err_sum = err_sum + h * err
             if t == target:
@@ -344,6 +340,22 @@ def _adaptive(sde, scheme, y0, times, ts_out, bm, dt, rtol, atol, dt_min, logqp,
         h = h * min(10.0, max(0.2, 0.9 * max(e, 1e-10) ** (-1.0 / q)))
     stats = SDEStats(nfe=sde.nfe, n_steps=n_acc, n_rejected=n_rej, error_sum=err_sum)
     return SDESolution(ts_out, torch.stack(ys), None, stats)
+
+
+def _attempt(sde, scheme, t, h, y, state, increment, dtype, device):
+    """One adaptive attempt: ``(y_new, state_new, error vector)``."""
+    if hasattr(scheme, "step_with_error"):
+        dw, area = increment(t, t + h)
+        t0, dt = torch.scalar_tensor(t, dtype=dtype, device=device), torch.scalar_tensor(h, dtype=dtype, device=device)
+        return scheme.step_with_error(sde, t0, dt, y, dw, area, state)
+    tm = t + h / 2
+    T = [torch.scalar_tensor(s, dtype=dtype, device=device) for s in (t, tm, t + h)]
+    (dw1, h1), (dw2, h2) = increment(t, tm), increment(tm, t + h)
+    full_area = None if h1 is None else _merge_levy(dw1, h1, dw2, h2, h / 2)
+    y_full, _ = scheme.step(sde, T[0], T[2] - T[0], y, dw1 + dw2, full_area, state)
+    y_half, s_half = scheme.step(sde, T[0], T[1] - T[0], y, dw1, h1, state)
+    y_two, s_two = scheme.step(sde, T[1], T[2] - T[1], y_half, dw2, h2, s_half)
+    return y_two, s_two, y_two - y_full
 
 
 def _merge_levy(dw1, h1, dw2, h2, half):

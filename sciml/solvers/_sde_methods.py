@@ -100,11 +100,19 @@ class Heun:
 
     @staticmethod
     def step(sde, t, dt, y, dW, H, state):
+        y1, state, _ = Heun.step_with_error(sde, t, dt, y, dW, H, state)
+        return y1, state
+
+    @staticmethod
+    def step_with_error(sde, t, dt, y, dW, H, state):
+        """The step and its embedded error estimate ``y1 - y~`` (Heun minus the Euler
+        predictor), as diffrax's Heun: free, and what adaptive stepping controls."""
         f0, g0 = sde.f(t, y), sde.g(t, y)
         pred = y + f0 * dt + noise_product(g0, dW, sde.noise_type)
         t1 = t + dt
         f1, g1 = sde.f(t1, pred), sde.g(t1, pred)
-        return y + 0.5 * (f0 + f1) * dt + noise_product(0.5 * (g0 + g1), dW, sde.noise_type), state
+        y1 = y + 0.5 * (f0 + f1) * dt + noise_product(0.5 * (g0 + g1), dW, sde.noise_type)
+        return y1, state, y1 - pred
 
 
 class Midpoint:
