@@ -26,6 +26,14 @@ class Snapped:
         self.dt, self.shape, self.dtype, self.device = dt, self.bm.shape, DT64, self.bm.device
         self.levy_area_approximation = self.bm.levy_area_approximation
 
+    @classmethod
+    def around(cls, bm, dt):
+        """Snap an existing torchsde Brownian interval (to share one path across grids)."""
+        snap = cls.__new__(cls)
+        snap.bm, snap.dt, snap.shape, snap.dtype, snap.device = bm, dt, bm.shape, DT64, bm.device
+        snap.levy_area_approximation = bm.levy_area_approximation
+        return snap
+
     def _snap(self, t):
         return round(float(t) / self.dt) * self.dt
 
@@ -143,9 +151,7 @@ def _strong_error(sde, method, n_steps, n_paths=4000, entropy=7):
     y0 = torch.ones(n_paths, 1, dtype=DT64)
     bm = torchsde.BrownianInterval(0.0, 1.0, size=(n_paths, 1), entropy=entropy, dtype=DT64,
                                    levy_area_approximation="space-time")
-    snap = Snapped.__new__(Snapped)
-    snap.bm, snap.dt, snap.shape, snap.dtype, snap.device = bm, 1.0 / n_steps, bm.shape, DT64, bm.device
-    snap.levy_area_approximation = bm.levy_area_approximation
+    snap = Snapped.around(bm, 1.0 / n_steps)
     ys = sdeint(sde, y0, torch.tensor([0.0, 1.0], dtype=DT64), bm=snap, method=method, dt=1.0 / n_steps)
     exact = sde.exact(y0, bm(0.0, 1.0), 1.0)
     return (ys[-1] - exact).abs().mean().item()
@@ -173,9 +179,7 @@ def test_srk_strong_order_additive_noise():
     bm = torchsde.BrownianInterval(0.0, 1.0, size=(2000, 1), entropy=3, dtype=DT64, levy_area_approximation="space-time")
 
     def solve(n):
-        snap = Snapped.__new__(Snapped)
-        snap.bm, snap.dt, snap.shape, snap.dtype, snap.device = bm, 1.0 / n, bm.shape, DT64, bm.device
-        snap.levy_area_approximation = bm.levy_area_approximation
+        snap = Snapped.around(bm, 1.0 / n)
         return sdeint(sde, y0, ts, bm=snap, method="srk", dt=1.0 / n)[-1]
 
     ref = solve(2048)
@@ -378,9 +382,7 @@ def test_backprop_through_solver_matches_finite_differences(method, sde_type):
     y0 = torch.ones(16, 1, dtype=DT64)
     ts = torch.tensor([0.0, 1.0], dtype=DT64)
     bm = torchsde.BrownianInterval(0.0, 1.0, size=(16, 1), entropy=9, dtype=DT64, levy_area_approximation="space-time")
-    snap = Snapped.__new__(Snapped)
-    snap.bm, snap.dt, snap.shape, snap.dtype, snap.device = bm, 0.05, bm.shape, DT64, bm.device
-    snap.levy_area_approximation = bm.levy_area_approximation
+    snap = Snapped.around(bm, 0.05)
 
     def loss():
         return sdeint(sde, y0, ts, bm=snap, method=method, dt=0.05)[-1].square().mean()
