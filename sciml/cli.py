@@ -21,6 +21,17 @@ def _quickstart(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_generate(args: argparse.Namespace) -> int:
+    from problems import PROBLEMS
+
+    kwargs = {} if args.resolution is None else {"resolution": args.resolution}
+    problem = PROBLEMS[args.problem](**kwargs)
+    path = problem.generate(args.n, args.out, seed=args.seed, chunk_size=args.chunk_size,
+                            progress=not args.no_progress)
+    print(f"wrote {args.n} samples of {args.problem} to {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sciml", description="sciml: scientific machine learning on one differentiable solver core.")
@@ -30,6 +41,20 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument("--out", default="outputs/quickstart", help="folder for the figure (default: %(default)s)")
     quick.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     quick.set_defaults(handler=_quickstart)
+
+    from problems import PROBLEMS
+
+    data = sub.add_parser("data", help="datasets of the built-in problems")
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    gen = data_sub.add_parser("generate", help="solve a problem for random inputs and write HDF5 (resumable)")
+    gen.add_argument("problem", choices=sorted(PROBLEMS), help="problem name")
+    gen.add_argument("--n", type=int, required=True, help="number of samples")
+    gen.add_argument("--out", required=True, help="output HDF5 file")
+    gen.add_argument("--resolution", type=int, default=None, help="grid points per dimension (problem default)")
+    gen.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
+    gen.add_argument("--chunk-size", type=int, default=64, help="samples per resumable chunk (default: %(default)s)")
+    gen.add_argument("--no-progress", action="store_true", help="no progress bar")
+    gen.set_defaults(handler=_data_generate)
     return parser
 
 

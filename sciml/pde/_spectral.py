@@ -71,9 +71,13 @@ class SpectralGrid:
         lines = [torch.arange(n, dtype=dtype, device=device) * (length / n) for n, length in zip(self.shape, self.length)]
         return list(torch.meshgrid(*lines, indexing="ij"))
 
-    def wavenumbers(self, dtype: torch.dtype = torch.float32, device=None) -> list[torch.Tensor]:
+    def wavenumbers(self, dtype: torch.dtype = torch.float32, device=None, odd: bool = False) -> list[torch.Tensor]:
         """Angular wavenumbers ``k = 2 pi m / L`` in the real-FFT layout, one tensor per
-        dimension, broadcastable to ``(*shape[:-1], shape[-1] // 2 + 1)``."""
+        dimension, broadcastable to ``(*shape[:-1], shape[-1] // 2 + 1)``. With
+        ``odd=True`` the Nyquist mode of even sizes is 0, as odd-order derivatives of
+        a real field need (its sign is ambiguous on the grid)."""
+        if odd:
+            return [self._nyquist_free(k, i) for i, k in enumerate(self.wavenumbers(dtype, device))]
         ks = []
         for i, (n, length) in enumerate(zip(self.shape, self.length)):
             last = i == self.ndim - 1
@@ -110,12 +114,11 @@ class SpectralGrid:
         if len(order) != self.ndim or any(int(o) < 0 for o in order):
             raise ValueError(f"order needs {self.ndim} non-negative integers, got {tuple(order)}")
         u_hat = self.fft(u)
-        ks = self.wavenumbers(u.dtype, u.device)
+        even, odd = self.wavenumbers(u.dtype, u.device), self.wavenumbers(u.dtype, u.device, odd=True)
         factor = torch.ones((), dtype=u_hat.dtype, device=u.device)
-        for i, (k, o) in enumerate(zip(ks, order)):
+        for k_even, k_odd, o in zip(even, odd, order):
             if o:
-                k = self._nyquist_free(k, i) if o % 2 else k
-                factor = factor * (1j * k) ** int(o)
+                factor = factor * (1j * (k_odd if o % 2 else k_even)) ** int(o)
         return self.ifft(u_hat * factor)
 
     def laplacian(self, u: torch.Tensor) -> torch.Tensor:
