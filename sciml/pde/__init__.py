@@ -1,7 +1,26 @@
-"""PDE building blocks on the solver core: periodic spectral grids, Sobolev norms
-and Gaussian random fields."""
+"""PDE building blocks on the solver core: periodic spectral grids and Sobolev norms,
+Gaussian random fields, finite volumes for conservation laws, and implicit–explicit
+Crank–Nicolson Runge–Kutta time steppers."""
 
+from ._finite_volume import ConvexFlux, FiniteVolume1D, FiniteVolume2D, burgers_flux, integrate, linear_advection_flux
 from ._grf import gaussian_random_field, grf_eigenvalues
+from ._imex import CrankNicolsonRK2, LowStorageCNRK, crank_nicolson_rk2, crank_nicolson_rk3, crank_nicolson_rk4, rollout
 from ._spectral import SpectralGrid
 
-__all__ = ["SpectralGrid", "gaussian_random_field", "grf_eigenvalues"]
+__all__ = [
+    "ConvexFlux",
+    "CrankNicolsonRK2",
+    "FiniteVolume1D",
+    "FiniteVolume2D",
+    "LowStorageCNRK",
+    "SpectralGrid",
+    "burgers_flux",
+    "crank_nicolson_rk2",
+    "crank_nicolson_rk3",
+    "crank_nicolson_rk4",
+    "gaussian_random_field",
+    "grf_eigenvalues",
+    "integrate",
+    "linear_advection_flux",
+    "rollout",
+]
