@@ -1,7 +1,8 @@
 """Concrete problems built on the public sciml API; ``PROBLEMS`` maps names to classes."""
 
+from .burgers import Burgers
 from .convection import Convection
 
-PROBLEMS = {cls.name: cls for cls in (Convection,)}
+PROBLEMS = {cls.name: cls for cls in (Burgers, Convection)}
 
-__all__ = ["Convection", "PROBLEMS"]
+__all__ = ["Burgers", "Convection", "PROBLEMS"]
