@@ -495,6 +495,18 @@ def _prepare(a, f, bc):
     return a, f, squeeze
 
 
+def _hierarchy_for(a, f, bc, hierarchy, options) -> "MultigridHierarchy":
+    if hierarchy is None:
+        return MultigridHierarchy(a, bc, **options)
+    if options:
+        raise ValueError(f"pass options {sorted(options)} to MultigridHierarchy, not together with a prebuilt hierarchy")
+    if hierarchy.bc != bc or hierarchy.n != f.shape[-1]:
+        raise ValueError("hierarchy was built for another grid or boundary condition; build it from this a and bc")
+    if hierarchy.batch not in (1, f.shape[0]):
+        raise ValueError(f"f has batch {f.shape[0]} but the hierarchy was built for {hierarchy.batch} fields")
+    return hierarchy
+
+
 def multigrid_solve(
     a: torch.Tensor,
     f: torch.Tensor,
@@ -520,13 +532,15 @@ def multigrid_solve(
     if max_cycles < 0 or tol < 0:
         raise ValueError(f"max_cycles and tol must be non-negative, got {max_cycles}, {tol}")
     a, f, squeeze = _prepare(a, f, bc)
-    H = hierarchy if hierarchy is not None else MultigridHierarchy(a, bc, **hierarchy_options)
-    if H.bc != bc or H.n != f.shape[-1]:
-        raise ValueError("hierarchy was built for another grid or boundary condition; build it from this a and bc")
+    H = _hierarchy_for(a, f, bc, hierarchy, hierarchy_options)
     f = f * H.levels[0].mask
-    if f.shape[0] != H.batch and H.batch != 1:
-        raise ValueError(f"f has batch {f.shape[0]} but the hierarchy has {H.batch}")
-    u = torch.zeros_like(f) if u0 is None else _as_batch(u0, "u0")[0] * H.levels[0].mask
+    if u0 is None:
+        u = torch.zeros_like(f)
+    else:
+        u = _as_batch(u0, "u0")[0]
+        if u.shape != f.shape:
+            raise ValueError(f"u0 must have the shape of f, {tuple(f.shape)}, got {tuple(u.shape)}")
+        u = u.to(f) * H.levels[0].mask
     tiny = torch.finfo(f.dtype).tiny
     fnorm = torch.linalg.vector_norm(f.flatten(1), dim=1).clamp_min(tiny)
     res = [_rel_norm(H.residual(u, f), fnorm)]
@@ -572,10 +586,7 @@ def pcg(
     if preconditioner not in ("V", None):
         raise ValueError(f"preconditioner must be 'V' (one V-cycle) or None (plain CG), got {preconditioner!r}")
     a, f, squeeze = _prepare(a, f, bc)
-    if hierarchy is None:
-        H = MultigridHierarchy(a, bc, **hierarchy_options)
-    else:
-        H = hierarchy
+    H = _hierarchy_for(a, f, bc, hierarchy, hierarchy_options)
     if preconditioner == "V" and H.pre != H.post:
         raise ValueError(f"a CG preconditioner must be symmetric: use smoothing=(k, k), got ({H.pre}, {H.post})")
     mask = H.levels[0].mask
