@@ -303,7 +303,7 @@ def _adaptive(sde, scheme, y0, times, ts_out, bm, dt, rtol, atol, dt_min, logqp,
         raise ValueError("logqp=True is available with fixed steps (adaptive=False)")
     dtype, device = y0.dtype, y0.device
     q = scheme.strong_order + 0.5
-    t, h, y, t_end = times[0], dt, y0, times[-1]
+    t, h, y = times[0], dt, y0
     state = scheme.init_state(sde, torch.scalar_tensor(t, dtype=dtype, device=device), y0) \
         if hasattr(scheme, "init_state") else None
     ys, out, n_acc, n_rej = [y0], 1, 0, 0
