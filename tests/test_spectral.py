@@ -110,12 +110,33 @@ def test_grf_dirichlet_vanishes_on_the_boundary_and_has_the_target_variance():
     assert (ratio - 1).abs().max() < 0.03
 
 
+def test_grf_neumann_has_the_target_variance_and_zero_normal_derivative():
+    n, alpha, tau = 17, 2.0, 3.0
+    u = gaussian_random_field(40000, (n, n), alpha, tau, boundary="neumann", zero_mean=True,
+                              generator=torch.Generator().manual_seed(1), dtype=DT)
+    lam = grf_eigenvalues((n, n), alpha, tau, boundary="neumann", zero_mean=True)
+    assert lam[0, 0] == 0 and lam.shape == (n, n)
+    x = torch.linspace(0, 1, n, dtype=DT)
+    e2 = 2 * torch.cos(PI * torch.arange(n, dtype=DT)[:, None] * x[None, :]) ** 2
+    e2[0] = 1.0
+    target = torch.einsum("ab,ai,bj->ij", lam, e2, e2)
+    ratio = u.var(0) / target  # boundary and corner points included
+    assert (ratio - 1).abs().max() < 0.03
+    # the cosine basis sums to an even extension about x = 0: zero mean over the (trapezoidal) box
+    w = torch.ones(n, dtype=DT)
+    w[0] = w[-1] = 0.5
+    mean = torch.einsum("sij,i,j->s", u, w, w) / (n - 1) ** 2
+    assert mean.abs().max() < 1e-12
+
+
 def test_grf_seeded_and_bad_input():
     a = gaussian_random_field(2, (16,), generator=torch.Generator().manual_seed(5))
     b = gaussian_random_field(2, (16,), generator=torch.Generator().manual_seed(5))
     assert torch.equal(a, b) and a.dtype == torch.float32
     with pytest.raises(ValueError, match="unknown boundary"):
-        gaussian_random_field(1, (16,), boundary="neumann")
+        gaussian_random_field(1, (16,), boundary="robin")
+    with pytest.raises(ValueError, match="zero_mean"):
+        gaussian_random_field(1, (16,), tau=0.0, boundary="neumann")
     with pytest.raises(ValueError, match="alpha > 0"):
         gaussian_random_field(1, (16,), alpha=-1.0)
     with pytest.raises(ValueError, match="shape"):

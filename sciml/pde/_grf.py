@@ -10,7 +10,15 @@ PDEs*, Ch. 7), truncated to the modes the grid resolves:
   sqrt(|Omega|)``; sampled exactly on the grid by filtering white noise with FFTs;
 * dirichlet: the box ``[0, 1]^d`` sampled at ``x_j = j / (n - 1)`` (boundary points
   included, where the field is 0), ``e_m = prod_i sqrt(2) sin(pi m_i x_i)``,
-  ``|k_m|^2 = pi^2 |m|^2``, ``m_i = 1 .. n - 2``.
+  ``|k_m|^2 = pi^2 |m|^2``, ``m_i = 1 .. n - 2``;
+* neumann: the box ``[0, 1]^d`` at ``x_j = j / (n - 1)``, ``e_m = prod_i c_{m_i} cos(pi
+  m_i x_i)`` with ``c_0 = 1``, ``c_m = sqrt(2)``, ``m_i = 0 .. n - 1`` (zero normal
+  derivative; the covariance of the coefficient fields of the FNO Darcy data set,
+  which are this field with ``alpha = 2``, ``tau = 3``, its constant mode removed,
+  thresholded at 0).
+
+``zero_mean=True`` drops the constant mode (periodic and neumann), as the FNO
+generators do.
 
 ``sigma=None`` uses ``tau^(alpha - d/2)``, the scaling of the FNO data generators
 (Li et al., ICLR 2021), which keeps the variance of order one as tau changes.
@@ -34,31 +42,41 @@ def _check(shape, alpha, tau, boundary):
         raise ValueError(f"shape must list 1 to 3 grid sizes >= 3, got {shape}")
     if not (alpha > 0 and tau >= 0 and math.isfinite(alpha) and math.isfinite(tau)):
         raise ValueError(f"need alpha > 0 and tau >= 0, got alpha={alpha}, tau={tau}")
-    if boundary not in ("periodic", "dirichlet"):
-        raise ValueError(f"unknown boundary {boundary!r}; known: dirichlet, periodic")
-    if boundary == "periodic" and tau == 0:
-        raise ValueError("tau = 0 makes the constant mode's variance infinite on the torus; use tau > 0")
+    if boundary not in ("periodic", "dirichlet", "neumann"):
+        raise ValueError(f"unknown boundary {boundary!r}; known: dirichlet, neumann, periodic")
     return shape
 
 
 def grf_eigenvalues(shape: Sequence[int], alpha: float, tau: float, sigma: float | None = None,
-                    boundary: str = "periodic", dtype=torch.float64, device=None) -> torch.Tensor:
+                    boundary: str = "periodic", dtype=torch.float64, device=None,
+                    zero_mean: bool = False) -> torch.Tensor:
     """``lambda_m`` on the resolved modes: real-FFT layout ``(*shape[:-1], n_d//2+1)``
-    (periodic, unit torus) or ``(n_1 - 2, ..., n_d - 2)`` (dirichlet)."""
+    (periodic, unit torus), ``(n_1 - 2, ..., n_d - 2)`` (dirichlet) or ``(n_1, ...,
+    n_d)`` (neumann). With ``zero_mean`` the constant mode's eigenvalue is 0."""
     shape = _check(shape, alpha, tau, boundary)
     if sigma is None:
         sigma = tau ** (alpha - len(shape) / 2)
     if boundary == "periodic":
         k2 = SpectralGrid(shape).k_squared(dtype, device)
     else:
-        axes = [math.pi * torch.arange(1, n - 1, dtype=dtype, device=device) for n in shape]
+        start, stop = (1, -1) if boundary == "dirichlet" else (0, 0)
+        axes = [math.pi * torch.arange(start, n + stop, dtype=dtype, device=device) for n in shape]
         k2 = sum(a.view([-1 if i == j else 1 for j in range(len(shape))]) ** 2 for i, a in enumerate(axes))
-    return sigma**2 * (k2 + tau**2) ** (-alpha)
+    constant = zero_mean and boundary != "dirichlet"
+    if tau == 0 and boundary != "dirichlet" and not constant:
+        raise ValueError(f"tau = 0 makes the constant mode's variance infinite ({boundary}); use tau > 0 "
+                         "or zero_mean=True")
+    lam = sigma**2 * (k2 + tau**2) ** (-alpha)
+    if constant:
+        lam = lam.clone()
+        lam.view(-1)[0] = 0.0
+    return lam
 
 
 def gaussian_random_field(n_samples: int, shape: Sequence[int], alpha: float = 2.0, tau: float = 3.0,
                           sigma: float | None = None, boundary: str = "periodic", *,
-                          generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32,
+                          zero_mean: bool = False, generator: torch.Generator | None = None,
+                          dtype: torch.dtype = torch.float32,
                           device=None) -> torch.Tensor:
     """Draw ``n_samples`` fields of shape ``shape`` on the unit torus or unit box.
 
@@ -67,7 +85,7 @@ def gaussian_random_field(n_samples: int, shape: Sequence[int], alpha: float = 2
     """
     if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
         raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
-    lam = grf_eigenvalues(shape, alpha, tau, sigma, boundary, torch.float64, device)
+    lam = grf_eigenvalues(shape, alpha, tau, sigma, boundary, torch.float64, device, zero_mean)
     shape = tuple(int(n) for n in shape)
     if boundary == "periodic":
         grid = SpectralGrid(shape)
@@ -79,7 +97,12 @@ def gaussian_random_field(n_samples: int, shape: Sequence[int], alpha: float = 2
     field = xi
     for axis, n in enumerate(shape):
         x = torch.linspace(0.0, 1.0, n, dtype=torch.float64, device=device)
-        basis = math.sqrt(2.0) * torch.sin(math.pi * torch.arange(1, n - 1, dtype=torch.float64, device=device)[:, None]
-                                           * x[None, :])  # (modes, n)
+        if boundary == "dirichlet":
+            modes = torch.arange(1, n - 1, dtype=torch.float64, device=device)
+            basis = math.sqrt(2.0) * torch.sin(math.pi * modes[:, None] * x[None, :])  # (modes, n)
+        else:
+            modes = torch.arange(n, dtype=torch.float64, device=device)
+            basis = math.sqrt(2.0) * torch.cos(math.pi * modes[:, None] * x[None, :])
+            basis[0] = 1.0
         field = torch.movedim(torch.movedim(field, 1 + axis, -1) @ basis, -1, 1 + axis)
     return field.to(dtype)
