@@ -2,7 +2,8 @@
 
 from .burgers import Burgers
 from .convection import Convection
+from .darcy import Darcy
 
-PROBLEMS = {cls.name: cls for cls in (Burgers, Convection)}
+PROBLEMS = {cls.name: cls for cls in (Burgers, Convection, Darcy)}
 
-__all__ = ["Burgers", "Convection", "PROBLEMS"]
+__all__ = ["Burgers", "Convection", "Darcy", "PROBLEMS"]

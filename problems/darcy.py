@@ -1,0 +1,99 @@
+"""Darcy flow on the unit square: ``-div(a grad u) = f`` in ``(0, 1)^2``, ``u = 0`` on
+the boundary, ``f = 1``.
+
+The FNO benchmark setting (Li et al., ICLR 2021, Sec. 5.2): the permeability is
+piecewise constant, ``a = 12`` where a Gaussian random field ``psi ~ N(0, (-Delta +
+9 I)^(-2))`` with zero Neumann conditions is ``>= 0`` and ``a = 3`` elsewhere; the
+map learnt is ``a -> u``. The field's constant mode is removed (as in the FNO
+generator), so the two values cover about half the square each.
+
+Grid: ``s x s`` nodes ``x_i = i / (s - 1)`` including the boundary (FNO's layout:
+421 nodes, subsampled to 211, 141, 106, 85, ...). Any ``s >= 3``.
+
+Solver: the vertex-centred five-point finite-volume discretisation with harmonic
+face coefficients of :mod:`sciml.pde` (flux-continuous across the jumps of ``a``),
+solved for a whole batch at once by conjugate gradients preconditioned with one
+Galerkin multigrid V-cycle (:func:`sciml.pde.pcg`), to a relative residual of
+``tol`` (default 1e-10, float64). A sample that does not converge raises.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from sciml.pde import apply_operator, gaussian_random_field, pcg
+from sciml.problems import Problem
+
+__all__ = ["Darcy"]
+
+
+class Darcy(Problem):
+    """Args:
+        resolution: nodes per side ``s`` (boundary included).
+        high, low: the two values of ``a`` (FNO: 12 and 3).
+        alpha, tau: the covariance ``(-Delta + tau^2)^(-alpha)`` of the thresholded field.
+        forcing: the constant right-hand side ``f``.
+        tol: relative residual ``||f - A u|| / ||f||`` the solver reaches.
+        max_iter: conjugate-gradient iterations before giving up.
+    """
+
+    name = "darcy"
+
+    def __init__(self, resolution: int = 85, high: float = 12.0, low: float = 3.0, alpha: float = 2.0,
+                 tau: float = 3.0, forcing: float = 1.0, tol: float = 1e-10, max_iter: int = 100):
+        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 3:
+            raise ValueError(f"resolution must be an int >= 3 (nodes per side, boundary included), got {resolution!r}")
+        if not (high > 0 and low > 0):
+            raise ValueError(f"the permeability values must be > 0, got high={high}, low={low}")
+        if not (alpha > 0 and tau > 0):
+            raise ValueError(f"need alpha > 0 and tau > 0, got alpha={alpha}, tau={tau}")
+        if not 0 < tol < 1:
+            raise ValueError(f"tol must lie in (0, 1), got {tol}")
+        self.resolution, self.high, self.low = resolution, float(high), float(low)
+        self.alpha, self.tau, self.forcing = float(alpha), float(tau), float(forcing)
+        self.tol, self.max_iter = float(tol), int(max_iter)
+
+    def parameters(self) -> dict:
+        return {"resolution": self.resolution, "high": self.high, "low": self.low, "alpha": self.alpha,
+                "tau": self.tau, "forcing": self.forcing, "tol": self.tol}
+
+    def grid(self) -> dict:
+        x = np.linspace(0.0, 1.0, self.resolution)
+        return {"x": x, "y": x}
+
+    def sample_inputs(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Thresholded Gaussian random fields, ``(n, s, s)`` float32 with values ``high`` / ``low``."""
+        s = self.resolution
+        psi = gaussian_random_field(n, (s, s), self.alpha, self.tau, boundary="neumann", zero_mean=True,
+                                    generator=generator, dtype=torch.float64)
+        return torch.where(psi >= 0, self.high, self.low).to(torch.float32)
+
+    def solve(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Pressure ``u`` for a batch of coefficients ``(n, s, s)``, in the input dtype (zero on the boundary)."""
+        a = self._check(inputs).to(torch.float64)
+        f = torch.full_like(a, self.forcing)
+        result = pcg(a, f, tol=self.tol, max_iter=self.max_iter)
+        if not bool(result.converged.all()):
+            worst = result.residuals[-1].max().item()
+            raise RuntimeError(f"the Darcy solve stopped at relative residual {worst:.2e} > tol={self.tol:g} after "
+                               f"{self.max_iter} iterations; raise max_iter or tol")
+        return result.u.to(inputs.dtype)
+
+    def residual(self, a: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """The discrete residual ``f + div(a grad u)`` at the interior nodes, ``(n, s, s)``
+        (zero on the boundary): a check for a predicted ``u``."""
+        a = self._check(a)
+        if u.shape != a.shape:
+            raise ValueError(f"u must have the shape of a, {tuple(a.shape)}, got {tuple(u.shape)}")
+        a, u = a.to(torch.float64), u.to(torch.float64)
+        r = self.forcing - apply_operator(a, u)
+        r[..., 0, :] = r[..., -1, :] = r[..., :, 0] = r[..., :, -1] = 0
+        return r
+
+    def _check(self, a: torch.Tensor) -> torch.Tensor:
+        s = self.resolution
+        if not isinstance(a, torch.Tensor) or a.dim() != 3 or tuple(a.shape[1:]) != (s, s):
+            shape = tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__
+            raise ValueError(f"expected coefficients of shape (n, {s}, {s}), got {shape}")
+        return a
