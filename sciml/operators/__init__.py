@@ -1,0 +1,33 @@
+"""Neural operators, and the registry the CLI and configs build models from.
+
+``build_model({"name": "fno", ...})`` returns a ``torch.nn.Module`` mapping
+``(batch, in_channels, *space)`` to ``(batch, out_channels, *space)``. Every entry
+of ``MODELS`` is a factory taking plain keyword arguments; unknown arguments are
+reported with the accepted ones.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from .baselines import fno
+
+MODELS = {"fno": fno}
+
+__all__ = ["MODELS", "build_model", "fno"]
+
+
+def build_model(spec: dict):
+    """Build the model described by ``spec`` (``name`` plus keyword arguments)."""
+    spec = dict(spec)
+    name = spec.pop("name", None)
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
+    factory = MODELS[name]
+    params = inspect.signature(factory).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(spec) - set(params))
+        if unknown:
+            raise ValueError(f"model {name!r} does not take {', '.join(map(repr, unknown))}; "
+                             f"it takes: {', '.join(params)}")
+    return factory(**spec)
