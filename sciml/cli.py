@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 __all__ = ["main"]
@@ -21,14 +22,40 @@ def _quickstart(args: argparse.Namespace) -> int:
     return 0
 
 
+def _relaunch(nproc: int, argv: list[str]) -> int:
+    """Run ``sciml ARGV`` in ``nproc`` processes under torchrun (``--`` keeps torchrun's
+    own option parser away from ours)."""
+    import subprocess
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
+           "-m", "--", "sciml.cli", *argv]
+    return subprocess.run(cmd).returncode
+
+
+def _strip_nproc(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item == "--nproc":
+            skip = True
+        elif not item.startswith("--nproc="):
+            out.append(item)
+    return out
+
+
 def _data_generate(args: argparse.Namespace) -> int:
     from problems import PROBLEMS
+
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return _relaunch(args.nproc, _strip_nproc(args.argv))
 
     kwargs = {} if args.resolution is None else {"resolution": args.resolution}
     problem = PROBLEMS[args.problem](**kwargs)
     path = problem.generate(args.n, args.out, seed=args.seed, chunk_size=args.chunk_size,
                             progress=not args.no_progress)
-    print(f"wrote {args.n} samples of {args.problem} to {path}")
+    if os.environ.get("RANK", "0") == "0":
+        print(f"wrote {args.n} samples of {args.problem} to {path}")
     return 0
 
 
@@ -54,13 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
     gen.add_argument("--chunk-size", type=int, default=64, help="samples per resumable chunk (default: %(default)s)")
     gen.add_argument("--no-progress", action="store_true", help="no progress bar")
+    gen.add_argument("--nproc", type=int, default=1,
+                     help="generate in this many processes under torchrun (same file as one process)")
     gen.set_defaults(handler=_data_generate)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     if args.command is None:
         parser.print_help()
         return 2

@@ -11,6 +11,11 @@ file in chunks:
 * the HDF5 file is assembled in one pass when all shards exist (datasets without
   timestamps), written to a temporary name and renamed: the same arguments give a
   byte-identical file, interrupted or not.
+
+Under ``torchrun`` (``WORLD_SIZE > 1`` in the environment) rank ``r`` of ``W``
+generates the chunks ``c`` with ``c mod W = r``; after a barrier (gloo process
+group, created if none exists) rank 0 assembles the file, which is byte-identical
+to the single-process one.
 """
 
 from __future__ import annotations
@@ -26,6 +31,22 @@ import numpy as np
 import torch
 
 __all__ = ["Problem"]
+
+
+def _rank_and_world() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world < 1 or not 0 <= rank < world:
+        raise RuntimeError(f"inconsistent distributed environment: RANK={rank}, WORLD_SIZE={world}")
+    return rank, world
+
+
+def _barrier() -> None:
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")
+    dist.barrier()
 
 
 class Problem(ABC):
@@ -77,15 +98,21 @@ class Problem(ABC):
         shards = path.with_name(f".{path.name}.{key}.shards")
         shards.mkdir(parents=True, exist_ok=True)
         chunks = [(start, min(chunk_size, n - start)) for start in range(0, n, chunk_size)]
-        todo = [c for c in range(len(chunks)) if not (shards / f"{c:06d}.npz").exists()]
-        for c in tqdm(todo, desc=f"{self.name}: chunks", disable=not progress, initial=len(chunks) - len(todo),
-                      total=len(chunks)):
+        rank, world = _rank_and_world()
+        mine = [c for c in range(len(chunks)) if c % world == rank]
+        todo = [c for c in mine if not (shards / f"{c:06d}.npz").exists()]
+        for c in tqdm(todo, desc=f"{self.name}: chunks" + (f" (rank {rank}/{world})" if world > 1 else ""),
+                      disable=not progress or rank != 0, initial=len(mine) - len(todo), total=len(mine)):
             generator = torch.Generator().manual_seed(int(seed) * 1_000_003 + c)
             inputs = self.sample_inputs(chunks[c][1], generator=generator)
             outputs = self.solve(inputs)
             tmp = shards / f"{c:06d}.tmp.npz"
             np.savez(tmp, inputs=inputs.detach().cpu().numpy(), outputs=outputs.detach().cpu().numpy())
             tmp.replace(shards / f"{c:06d}.npz")
+        if world > 1:
+            _barrier()
+            if rank != 0:
+                return path
         parts = [np.load(shards / f"{c:06d}.npz", allow_pickle=False) for c in range(len(chunks))]
         tmp_file = path.with_name(f".{path.name}.{key}.tmp")
         with h5py.File(tmp_file, "w", libver=("earliest", "v110")) as f:
