@@ -1,10 +1,13 @@
 """Concrete problems built on the public sciml API; ``PROBLEMS`` maps names to classes."""
 
-from .burgers import Burgers
-from .convection import Convection
+from .burgers import Burgers, BurgersRamp
+from .convection import Advection, Convection
 from .darcy import Darcy
 from .navier_stokes import NavierStokes
+from .porous_medium import Heat, PorousMedium, Stefan
 
-PROBLEMS = {cls.name: cls for cls in (Burgers, Convection, Darcy, NavierStokes)}
+PROBLEMS = {cls.name: cls for cls in (Advection, Burgers, BurgersRamp, Convection, Darcy, Heat, NavierStokes,
+                                      PorousMedium, Stefan)}
 
-__all__ = ["Burgers", "Convection", "Darcy", "NavierStokes", "PROBLEMS"]
+__all__ = ["Advection", "Burgers", "BurgersRamp", "Convection", "Darcy", "Heat", "NavierStokes", "PROBLEMS",
+           "PorousMedium", "Stefan"]

@@ -20,10 +20,12 @@ import math
 import numpy as np
 import torch
 
-from sciml.pde import SpectralGrid, crank_nicolson_rk4, gaussian_random_field, rollout
+from sciml.pde import FiniteVolume1D, SpectralGrid, burgers_flux, crank_nicolson_rk4, gaussian_random_field, rollout
 from sciml.problems import Problem
 
-__all__ = ["Burgers"]
+from ._parametric import ParametricLaw1D, _param, _per_sample
+
+__all__ = ["Burgers", "BurgersRamp"]
 
 
 class Burgers(Problem):
@@ -89,3 +91,54 @@ class Burgers(Problem):
         phi0 = torch.exp(potential - potential.amax(-1, keepdim=True))
         phi_hat = grid.fft(phi0) * torch.exp(-self.nu * k * k * t)
         return -2 * self.nu * grid.ifft(1j * k_odd * phi_hat) / grid.ifft(phi_hat)
+
+
+class BurgersRamp(ParametricLaw1D):
+    """Inviscid Burgers with a steepening ramp, ProbConserv's ``5b`` case (Hansen et al.,
+    ICML 2023): ``u_t + (u^2 / 2)_x = 0`` on ``x in [-1, 1]``, ``t in [0, 1]``, inflow
+    ``u(-1, t) = a``, ``u_0 = a`` for ``x <= -1``, ``-a x`` on ``(-1, 0]``, 0 for ``x > 0``;
+    ``a ~ U[1, 4]`` (test {1, 3}).
+
+    Characteristics from the ramp, ``x = x_0 (1 - a t)``, all meet at ``x = 0`` when
+    ``t = 1/a``. Before: ``u = a`` for ``x <= -1 + a t``, ``-a x / (1 - a t)`` up to 0, then
+    0. After: a shock between ``a`` and 0 at ``x_s = (a t - 1) / 2`` (Rankine–Hugoniot
+    speed ``a / 2``), which leaves the domain at ``t = 3 / a``. Mass
+    ``b(t) = (a / 2)(1 + a t)`` while the shock is inside, then ``2a`` (the spec's formula
+    holds up to ``t = 3 / a``; for ``a > 3`` the shock exits before ``t = 1``).
+    """
+
+    name = "burgers_ramp"
+    x_range, t_end, param_name, param_range = (-1.0, 1.0), 1.0, "a", (1.0, 4.0)
+
+    def _check_param(self, p):
+        p = super()._check_param(p)
+        if not bool((p > 0).all()):
+            raise ValueError(f"the ramp height a must be > 0, got min {p.min().item()}")
+        return p
+
+    def exact(self, param, t, x):
+        a = _param(param)
+        t, x = torch.as_tensor(t, dtype=torch.float64), torch.as_tensor(x, dtype=torch.float64)
+        before = 1 - a * t > 0
+        ramp = -a * x / torch.where(before, 1 - a * t, torch.ones_like(a * t))
+        u_before = torch.where(x <= -1 + a * t, a, torch.where(x <= 0, ramp, torch.zeros_like(ramp)))
+        u_after = torch.where(x <= (a * t - 1) / 2, a, torch.zeros_like(a * x))
+        return torch.where(before, u_before, u_after)
+
+    def mass(self, param, t):
+        """``b(t) = int u dx``, ``(n, *t.shape)``."""
+        a, t = _per_sample(param, t)
+        return torch.clamp(0.5 * a * (1 + a * t), max=2 * a)
+
+    def flux(self, param, u):
+        return 0.5 * u * u
+
+    def boundary_condition(self, param, t):
+        """Inflow value ``u(-1, t) = a`` (outflow on the right)."""
+        a, t = _per_sample(param, t)
+        return a * torch.ones_like(t), None
+
+    def _scheme(self, p, cells):
+        return FiniteVolume1D(cells, length=2.0, x0=-1.0, flux=burgers_flux(), numerical_flux="godunov",
+                              reconstruction="muscl", limiter="minmod", bc=("inflow", "outflow"),
+                              left=lambda t: p)

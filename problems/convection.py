@@ -8,7 +8,10 @@ its phase): this is
 the reference of the convection failure modes of PINNs (Krishnapriyan et al.,
 NeurIPS 2021, who use ``u_0 = sin x`` and beta up to 50).
 
-Inputs are initial conditions drawn from the periodic Gaussian random field
+``Advection`` (below) is the hyperbolic case with an inflow boundary and a
+discontinuous closed form, from ProbConserv's benchmark.
+
+Inputs of ``Convection`` are initial conditions drawn from the periodic Gaussian random field
 ``(-Delta + tau^2)^(-alpha)`` on the unit torus, sampled on the grid and read as
 functions of ``x / (2 pi)``.
 """
@@ -20,10 +23,12 @@ import math
 import numpy as np
 import torch
 
-from sciml.pde import SpectralGrid, gaussian_random_field
+from sciml.pde import ConvexFlux, FiniteVolume1D, SpectralGrid, gaussian_random_field
 from sciml.problems import Problem
 
-__all__ = ["Convection"]
+from ._parametric import ParametricLaw1D, _param, _per_sample
+
+__all__ = ["Advection", "Convection"]
 
 
 class Convection(Problem):
@@ -79,3 +84,44 @@ class Convection(Problem):
     def residual(self, u_t: torch.Tensor, u_x: torch.Tensor, u_xx: torch.Tensor) -> torch.Tensor:
         """``u_t + beta u_x - nu u_xx`` from the derivatives at collocation points."""
         return u_t + self.beta * u_x - self.nu * u_xx
+
+
+class Advection(ParametricLaw1D):
+    """Linear advection with inflow, ProbConserv's ``4b`` case (Hansen et al., ICML 2023):
+    ``u_t + a u_x = 0`` on ``x in [0, 1]``, ``t in [0, 1]``, ``u_0 = 1{x <= 1/2}``,
+    inflow ``u(0, t) = 1``; speed ``a > 0`` per sample, ``a ~ U[1, 5]`` (test {1, 3}).
+
+    Along characteristics ``u(x, t) = 1{x - a t <= 1/2}``: the step moves right at speed
+    ``a`` and leaves through ``x = 1`` at ``t = 1 / (2a)``. Mass
+    ``b(t) = 1/2 + min(a t, 1/2)`` (inflow ``a`` per unit time until the domain is full).
+    """
+
+    name = "advection"
+    x_range, t_end, param_name, param_range = (0.0, 1.0), 1.0, "a", (1.0, 5.0)
+
+    def _check_param(self, p):
+        p = super()._check_param(p)
+        if not bool((p > 0).all()):
+            raise ValueError(f"the speed a must be > 0 (inflow on the left), got min {p.min().item()}")
+        return p
+
+    def exact(self, param, t, x):
+        a = _param(param)
+        return (x - a * t <= 0.5).to(torch.float64)
+
+    def mass(self, param, t):
+        """``b(t) = int u dx``, ``(n, *t.shape)``."""
+        a, t = _per_sample(param, t)
+        return 0.5 + torch.clamp(a * t, max=0.5)
+
+    def flux(self, param, u):
+        return torch.as_tensor(param, dtype=u.dtype, device=u.device) * u
+
+    def boundary_condition(self, param, t):
+        """Inflow value ``u(0, t) = 1`` (no condition on the right: outflow)."""
+        return torch.ones_like(torch.as_tensor(t, dtype=torch.float64)), None
+
+    def _scheme(self, p, cells):
+        return FiniteVolume1D(cells, flux=ConvexFlux(lambda u: p * u, lambda u: p.expand_as(u)),
+                              numerical_flux="upwind", reconstruction="muscl", limiter="vanleer",
+                              bc=("inflow", "outflow"), left=1.0)
