@@ -210,3 +210,13 @@ def test_bad_inputs():
         multigrid_solve(a, f, hierarchy=MultigridHierarchy(jump_field(1, 17)))
     with pytest.raises(ValueError, match="finite"):
         apply_operator(torch.full((33, 33), float("nan"), dtype=DT), torch.ones(33, 33, dtype=DT))
+
+
+def test_pcg_with_a_float32_preconditioner_reaches_float64_accuracy():
+    a = jump_field(3, 65, seed=5)
+    f = torch.ones_like(a)
+    full = pcg(a, f, tol=1e-11)
+    mixed = pcg(a, f, tol=1e-11, preconditioner_dtype=torch.float32)
+    assert mixed.u.dtype == torch.float64 and bool(mixed.converged.all())
+    assert (mixed.u - full.u).abs().max() < 1e-9 * full.u.abs().max()
+    assert int(mixed.iterations.max()) <= int(full.iterations.max()) + 1

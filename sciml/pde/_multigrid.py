@@ -328,11 +328,24 @@ def galerkin_coarsen(S: torch.Tensor, bc: str, five: bool = False) -> torch.Tens
 # --------------------------------------------------------------------------- #
 # hierarchy, smoothers, cycles
 # --------------------------------------------------------------------------- #
+def _update(S: torch.Tensor, u: torch.Tensor, f: torch.Tensor, weight: torch.Tensor, bc: str,
+            five: bool) -> torch.Tensor:
+    """One relaxation ``u + weight * (f - A u)`` (a colour of Gauss--Seidel, or Jacobi)."""
+    return u + weight * (f - _stencil_apply(S, u, bc, five))
+
+
+def _residual(S: torch.Tensor, u: torch.Tensor, f: torch.Tensor, mask: torch.Tensor, bc: str,
+              five: bool) -> torch.Tensor:
+    """``(f - A u) * mask``."""
+    return (f - _stencil_apply(S, u, bc, five)) * mask
+
+
 class _Level(NamedTuple):
     S: torch.Tensor  # (B, 3, 3, n, n)
     diag_inv: torch.Tensor  # (B, n, n), zero on Dirichlet boundary nodes
     mask: torch.Tensor  # (n, n) interior indicator
     colours: list  # list of (n, n) 0/1 masks in smoothing order
+    colour_diag: list  # colour * diag_inv per colour, (B, n, n)
     five: bool
 
 
@@ -372,7 +385,7 @@ class MultigridHierarchy:
             raise ValueError(f"omega must lie in (0, 1] for damped Jacobi, got {omega}")
         if coarsest < 3:
             raise ValueError(f"coarsest must be >= 3, got {coarsest}")
-        self.bc, self.smoother, self.omega = bc, smoother, float(omega)
+        self.bc, self.smoother, self.omega, self.face = bc, smoother, float(omega), face
         self.pre, self.post = int(smoothing[0]), int(smoothing[1])
         self.n, self.batch = a.shape[-1], a.shape[0]
         dtype, device = a.dtype, a.device
@@ -390,7 +403,7 @@ class MultigridHierarchy:
                 colours = [red, 1 - red]
             else:
                 colours = [((par_i == p) & (par_j == q)).to(dtype) for p in (0, 1) for q in (0, 1)]
-            self.levels.append(_Level(S, diag_inv, mask, colours, five))
+            self.levels.append(_Level(S, diag_inv, mask, colours, [c * diag_inv for c in colours], five))
             if n <= coarsest or (bc == "periodic" and n <= 4) or (bc == "dirichlet" and n <= 3):
                 break
             S, five = galerkin_coarsen(S, bc, five), False
@@ -420,10 +433,10 @@ class MultigridHierarchy:
         lev = self.levels[k]
         for _ in range(sweeps):
             if self.smoother == "jacobi":
-                u = u + self.omega * lev.diag_inv * (f - self._apply(k, u))
+                u = _update(lev.S, u, f, self.omega * lev.diag_inv, self.bc, lev.five)
             else:
-                for c in reversed(lev.colours) if reverse else lev.colours:
-                    u = u + (c * lev.diag_inv) * (f - self._apply(k, u))
+                for cd in reversed(lev.colour_diag) if reverse else lev.colour_diag:
+                    u = _update(lev.S, u, f, cd, self.bc, lev.five)
         return u
 
     def _coarse_solve(self, f: torch.Tensor) -> torch.Tensor:
@@ -438,7 +451,8 @@ class MultigridHierarchy:
         if k == len(self.levels) - 1:
             return self._coarse_solve(f)
         u = self._smooth(k, u, f, self.pre, reverse=False)
-        r = (f - self._apply(k, u)) * self.levels[k].mask
+        lev = self.levels[k]
+        r = _residual(lev.S, u, f, lev.mask, self.bc, lev.five)
         rc = restrict(r, self.bc)
         e = torch.zeros_like(rc)
         for _ in range(gamma if k + 1 < len(self.levels) - 1 else 1):
@@ -573,6 +587,7 @@ def pcg(
     max_iter: int = 500,
     *,
     hierarchy: MultigridHierarchy | None = None,
+    preconditioner_dtype: torch.dtype | None = None,
     **hierarchy_options,
 ) -> PCGResult:
     """Batched (preconditioned) conjugate gradients for ``A u = f``.
@@ -582,11 +597,26 @@ def pcg(
     ``alpha_k = r_k.z_k / p_k.A p_k`` and ``beta_k = r_{k+1}.z_{k+1} / r_k.z_k``
     (Hestenes & Stiefel 1952; Saad, *Iterative Methods*, alg. 9.1); converged
     samples are frozen. Stops when every ``||r||/||f|| <= tol``.
+
+    ``preconditioner_dtype`` (e.g. ``torch.float32`` for a float64 solve) runs the
+    V-cycle in a lower precision: the cycle is memory-bound, so this halves its cost,
+    while CG itself (operator, residuals, step lengths) stays in the precision of
+    ``f`` and reaches the same ``tol``; the rounding of the cycle only perturbs the
+    preconditioner, which costs at most an iteration here.
     """
     if preconditioner not in ("V", None):
         raise ValueError(f"preconditioner must be 'V' (one V-cycle) or None (plain CG), got {preconditioner!r}")
     a, f, squeeze = _prepare(a, f, bc)
-    H = _hierarchy_for(a, f, bc, hierarchy, hierarchy_options)
+    low = f.dtype if preconditioner_dtype is None else preconditioner_dtype
+    H = _hierarchy_for(a.to(low), f.to(low), bc, hierarchy, hierarchy_options)
+    if H.levels[0].S.dtype == f.dtype:
+        def apply(v):
+            return H._apply(0, v)
+    else:
+        S0 = five_point_stencil(a, bc, H.face)
+
+        def apply(v):
+            return _stencil_apply(S0, v, bc, five=True)
     if preconditioner == "V" and H.pre != H.post:
         raise ValueError(f"a CG preconditioner must be symmetric: use smoothing=(k, k), got ({H.pre}, {H.post})")
     mask = H.levels[0].mask
@@ -600,7 +630,7 @@ def pcg(
     def prec(r):
         if preconditioner is None:
             return r
-        z = H.precondition(r)
+        z = H.precondition(r.to(low)).to(r.dtype)
         return z - z.mean(dim=(-2, -1), keepdim=True) if bc == "periodic" else z
 
     u = torch.zeros_like(f)
@@ -613,7 +643,7 @@ def pcg(
     iters = torch.zeros_like(done, dtype=torch.long)
     k = 0
     while k < max_iter and not bool(done.all()):
-        Ap = H._apply(0, p) * mask
+        Ap = apply(p) * mask
         pAp = dot(p, Ap)
         alpha = torch.where(done, 0, rz / torch.where(done, 1, pAp)).view(-1, 1, 1)
         u = u + alpha * p
