@@ -151,11 +151,14 @@ class NavierStokes(Problem):
         mask = grid.dealias_mask(torch.float64, device)
         f_hat = None if self.forcing is None else grid.fft(self.forcing.to(device))
 
+        to_u, to_v = 1j * ky * inv_k2, -1j * kx * inv_k2  # w_hat -> u_hat, v_hat
+        to_wx, to_wy = 1j * kx, 1j * ky
+        minus_mask = -mask.to(torch.complex128)
+
         def tendency(w_hat):
-            psi_hat = w_hat * inv_k2
-            u, v = grid.ifft(1j * ky * psi_hat), grid.ifft(-1j * kx * psi_hat)
-            w_x, w_y = grid.ifft(1j * kx * w_hat), grid.ifft(1j * ky * w_hat)
-            out = -mask * grid.fft(u * w_x + v * w_y)
+            u, v = grid.ifft(to_u * w_hat), grid.ifft(to_v * w_hat)
+            w_x, w_y = grid.ifft(to_wx * w_hat), grid.ifft(to_wy * w_hat)
+            out = minus_mask * grid.fft(torch.addcmul(u * w_x, v, w_y))
             return out if f_hat is None else out + f_hat
 
         return tendency
