@@ -51,7 +51,7 @@ def _spsolve_all(a: np.ndarray, forcing: float) -> np.ndarray:
     return out
 
 
-def bench_darcy(sizes=(65, 129, 257), batch: int = 32, scipy_samples: int = 8, repeats: int = 3) -> list[dict]:
+def bench_darcy(sizes=(64, 128, 256), batch: int = 32, scipy_samples: int = 8, repeats: int = 3) -> list[dict]:
     rows = []
     for s in sizes:
         problem = Darcy(resolution=s)
@@ -110,7 +110,7 @@ def main(argv=None) -> None:
     parser.add_argument("--skip-navier-stokes", action="store_true")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    sizes = (33, 65) if args.quick else (65, 129, 257)
+    sizes = (32, 64) if args.quick else (64, 128, 256)
     repeats = 1 if args.quick else args.repeats
     print(f"Darcy (FNO 12/3, f = 1), float64, {args.threads} thread(s); seconds per sample, medians of {repeats}")
     print(f"{'nodes':>7} {'batch':>5} {'sciml s/sample':>15} {'scipy s/sample':>15} {'sciml /s':>9} "

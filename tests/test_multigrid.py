@@ -186,8 +186,8 @@ def test_bad_inputs():
         multigrid_solve(a, torch.ones(1, 17, 17, dtype=DT))
     with pytest.raises(ValueError, match="> 0"):
         multigrid_solve(a - 20.0, f)
-    with pytest.raises(ValueError, match="2\\^k \\+ 1"):
-        multigrid_solve(torch.ones(1, 32, 32, dtype=DT), torch.ones(1, 32, 32, dtype=DT))
+    with pytest.raises(ValueError, match="n >= 3"):
+        multigrid_solve(torch.ones(1, 2, 2, dtype=DT), torch.ones(1, 2, 2, dtype=DT))
     with pytest.raises(ValueError, match="2\\^k"):
         multigrid_solve(torch.ones(1, 33, 33, dtype=DT), torch.ones(1, 33, 33, dtype=DT), bc="periodic")
     with pytest.raises(ValueError, match="zero-mean"):
@@ -220,3 +220,22 @@ def test_pcg_with_a_float32_preconditioner_reaches_float64_accuracy():
     assert mixed.u.dtype == torch.float64 and bool(mixed.converged.all())
     assert (mixed.u - full.u).abs().max() < 1e-9 * full.u.abs().max()
     assert int(mixed.iterations.max()) <= int(full.iterations.max()) + 1
+
+
+@pytest.mark.parametrize("n", [6, 64, 85, 100])
+def test_any_dirichlet_size_by_embedding(n):
+    """n - 1 not a power of two: the grid is embedded in the next 2^k + 1 one whose extra
+    nodes are Dirichlet nodes. Same answers as spsolve, same convergence as 2^k + 1 grids
+    (measured V(2,2) factors 0.13-0.16 at 64, 85, 100 vs 0.15 at 65)."""
+    a = jump_field(2, n, seed=n)
+    f = torch.ones_like(a)
+    res = multigrid_solve(a, f, tol=1e-10)
+    p = pcg(a, f, tol=1e-10)
+    assert bool(res.converged.all()) and bool(p.converged.all()) and res.cycles <= 16
+    assert int(p.iterations.max()) <= 10
+    for b in range(2):
+        M = assemble_scipy(a[b]).tocsc()
+        ref = spl.spsolve(M, np.ones(M.shape[0])).reshape(n - 2, n - 2)
+        for u in (res.u, p.u):
+            assert np.abs(u[b, 1:-1, 1:-1].numpy() - ref).max() < 1e-8 * np.abs(ref).max()
+            assert u[b, 0].abs().max() == 0 and u[b, :, -1].abs().max() == 0

@@ -18,9 +18,13 @@ Harmonic averaging is the flux-continuous choice for a discontinuous ``a``
 (series resistances); it is what the finite-volume Darcy solvers behind the FNO
 data sets use. Boundary conditions:
 
-* ``bc="dirichlet"``: ``n = 2^k + 1``, ``h = 1/(n-1)``, nodes include the
+* ``bc="dirichlet"``: any ``n >= 3``, ``h = 1/(n-1)``, nodes include the
   boundary (the FNO Darcy layout: ``a`` given on ``s x s`` nodes, ``u = 0`` on
-  the boundary). Unknowns are the ``(n-2)^2`` interior nodes; ``f`` on boundary
+  the boundary). When ``n - 1`` is not a power of two the hierarchy embeds the grid
+  in the next ``2^k + 1`` one, whose extra nodes are Dirichlet nodes (zero rows and
+  columns); the Galerkin coarsening then sees an internal boundary, and the
+  convergence is that of the ``2^k + 1`` grids (V(2,2) factors 0.13-0.17 at 64, 85,
+  100, 128, 211, 256). Unknowns are the ``(n-2)^2`` interior nodes; ``f`` on boundary
   nodes is ignored and ``u`` is returned with zero boundary values; ``a`` on
   boundary nodes enters the faces between boundary and interior nodes.
 * ``bc="periodic"``: ``n = 2^k``, ``h = 1/n``, node ``n`` is node ``0``. ``A`` is
@@ -82,12 +86,9 @@ def _check_bc(bc: str) -> None:
 
 def _check_size(n: int, bc: str) -> None:
     if bc == "dirichlet":
-        m = n - 1
-        if n < 3 or m & (m - 1):
-            raise ValueError(
-                f"a Dirichlet (vertex-centred) grid needs n = 2^k + 1 >= 3 nodes per side "
-                f"including the boundary, got n = {n}; resample to e.g. {_next_pow2(max(n - 1, 2)) + 1}"
-            )
+        if n < 3:
+            raise ValueError(f"a Dirichlet (vertex-centred) grid needs n >= 3 nodes per side including the "
+                             f"boundary, got n = {n}")
     else:
         if n < 4 or n & (n - 1):
             raise ValueError(
@@ -170,14 +171,15 @@ def _face(x: torch.Tensor, y: torch.Tensor, face: str) -> torch.Tensor:
     return 0.5 * (x + y)
 
 
-def five_point_stencil(a: torch.Tensor, bc: str, face: str = "harmonic") -> torch.Tensor:
+def five_point_stencil(a: torch.Tensor, bc: str, face: str = "harmonic", h2inv: float | None = None) -> torch.Tensor:
     """The finest-level stencil of ``A`` as ``(batch, 3, 3, n, n)``: entry
     ``[:, 1+d1, 1+d2, i, j]`` multiplies ``u[i+d1, j+d2]`` in row ``(i, j)``.
     Dirichlet boundary rows are zero."""
     if face not in _FACES:
         raise ValueError(f"face must be one of {_FACES}, got {face!r}")
     n = a.shape[-1]
-    h2inv = float((n - 1) ** 2 if bc == "dirichlet" else n**2)
+    if h2inv is None:
+        h2inv = float((n - 1) ** 2 if bc == "dirichlet" else n**2)
     ap = _pad(a, "periodic" if bc == "periodic" else "dirichlet")
     if bc == "dirichlet":  # halo never used by interior rows; fill with a copy to avoid 0/0
         ap = F.pad(a.unsqueeze(1), (1, 1, 1, 1), mode="replicate").squeeze(1)
@@ -390,11 +392,25 @@ class MultigridHierarchy:
         self.n, self.batch = a.shape[-1], a.shape[0]
         dtype, device = a.dtype, a.device
         self.levels: list[_Level] = []
-        S, five = five_point_stencil(a, bc, face), True
+        n = self.n
+        self.N = n if bc == "periodic" or not (n - 1) & (n - 2) else _next_pow2(n - 1) + 1
+        if self.N == n:
+            S = five_point_stencil(a, bc, face)
+        else:  # embed in the next 2^k + 1 grid; the extra nodes are Dirichlet nodes (zero rows)
+            a_big = F.pad(a.unsqueeze(1), (0, self.N - n, 0, self.N - n), mode="replicate").squeeze(1)
+            region = a.new_zeros(self.N, self.N)
+            region[1 : n - 1, 1 : n - 1] = 1
+            S = five_point_stencil(a_big, bc, face, h2inv=float((n - 1) ** 2)) * region
+            # drop the couplings to nodes outside the region too, so A stays symmetric on the big grid
+            rp = F.pad(region, (1, 1, 1, 1))
+            for d1 in (-1, 0, 1):
+                for d2 in (-1, 0, 1):
+                    S[:, 1 + d1, 1 + d2] *= rp[1 + d1 : 1 + d1 + self.N, 1 + d2 : 1 + d2 + self.N]
+        five = True
         while True:
             n = S.shape[-1]
-            mask = _interior_mask(n, bc, dtype, device)
             diag = S[:, 1, 1]
+            mask = _interior_mask(n, bc, dtype, device) * (diag != 0).any(0).to(dtype)
             diag_inv = torch.where(mask.bool(), 1 / torch.where(mask.bool(), diag, torch.ones_like(diag)), 0)
             idx = torch.arange(n, device=device)
             par_i, par_j = (idx % 2).view(-1, 1), (idx % 2).view(1, -1)
@@ -453,22 +469,31 @@ class MultigridHierarchy:
         u = self._smooth(k, u, f, self.pre, reverse=False)
         lev = self.levels[k]
         r = _residual(lev.S, u, f, lev.mask, self.bc, lev.five)
-        rc = restrict(r, self.bc)
+        rc = restrict(r, self.bc) * self.levels[k + 1].mask
         e = torch.zeros_like(rc)
         for _ in range(gamma if k + 1 < len(self.levels) - 1 else 1):
             e = self._cycle(k + 1, e, rc, gamma)
-        u = u + prolong(e, self.bc)
+        u = u + prolong(e, self.bc) * self.levels[k].mask
         return self._smooth(k, u, f, self.post, reverse=True)
+
+    def _embed(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.N == self.n else F.pad(x, (0, self.N - self.n, 0, self.N - self.n))
+
+    def _crop(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.N == self.n else x[..., : self.n, : self.n]
 
     def cycle(self, u: torch.Tensor, f: torch.Tensor, cycle: str = "V") -> torch.Tensor:
         """One V- (``gamma=1``) or W-cycle (``gamma=2``) for ``A u = f``, ``(batch, n, n)``."""
         if cycle not in _CYCLES:
             raise ValueError(f"cycle must be one of {_CYCLES}, got {cycle!r}")
-        return self._cycle(0, u, f * self.levels[0].mask, 1 if cycle == "V" else 2)
+        mask = self.levels[0].mask
+        out = self._cycle(0, self._embed(u) * mask, self._embed(f) * mask, 1 if cycle == "V" else 2)
+        return self._crop(out)
 
     def residual(self, u: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
         """``f - A u`` (zero on Dirichlet boundary nodes)."""
-        return (f - self._apply(0, u)) * self.levels[0].mask
+        u, f = self._embed(u), self._embed(f)
+        return self._crop((f - self._apply(0, u)) * self.levels[0].mask)
 
     def precondition(self, r: torch.Tensor) -> torch.Tensor:
         """``B r``: one V-cycle from a zero initial guess (symmetric when ``pre == post``)."""
@@ -547,14 +572,15 @@ def multigrid_solve(
         raise ValueError(f"max_cycles and tol must be non-negative, got {max_cycles}, {tol}")
     a, f, squeeze = _prepare(a, f, bc)
     H = _hierarchy_for(a, f, bc, hierarchy, hierarchy_options)
-    f = f * H.levels[0].mask
+    mask = _interior_mask(f.shape[-1], bc, f.dtype, f.device)
+    f = f * mask
     if u0 is None:
         u = torch.zeros_like(f)
     else:
         u = _as_batch(u0, "u0")[0]
         if u.shape != f.shape:
             raise ValueError(f"u0 must have the shape of f, {tuple(f.shape)}, got {tuple(u.shape)}")
-        u = u.to(f) * H.levels[0].mask
+        u = u.to(f) * mask
     tiny = torch.finfo(f.dtype).tiny
     fnorm = torch.linalg.vector_norm(f.flatten(1), dim=1).clamp_min(tiny)
     res = [_rel_norm(H.residual(u, f), fnorm)]
@@ -609,17 +635,14 @@ def pcg(
     a, f, squeeze = _prepare(a, f, bc)
     low = f.dtype if preconditioner_dtype is None else preconditioner_dtype
     H = _hierarchy_for(a.to(low), f.to(low), bc, hierarchy, hierarchy_options)
-    if H.levels[0].S.dtype == f.dtype:
-        def apply(v):
-            return H._apply(0, v)
-    else:
-        S0 = five_point_stencil(a, bc, H.face)
+    S0 = five_point_stencil(a, bc, H.face)  # the operator in f's precision, on f's grid
 
-        def apply(v):
-            return _stencil_apply(S0, v, bc, five=True)
+    def apply(v):
+        return _stencil_apply(S0, v, bc, five=True)
+
     if preconditioner == "V" and H.pre != H.post:
         raise ValueError(f"a CG preconditioner must be symmetric: use smoothing=(k, k), got ({H.pre}, {H.post})")
-    mask = H.levels[0].mask
+    mask = _interior_mask(f.shape[-1], bc, f.dtype, f.device)
     f = f * mask
     tiny = torch.finfo(f.dtype).tiny
     fnorm = torch.linalg.vector_norm(f.flatten(1), dim=1).clamp_min(tiny)
@@ -631,7 +654,7 @@ def pcg(
         if preconditioner is None:
             return r
         z = H.precondition(r.to(low)).to(r.dtype)
-        return z - z.mean(dim=(-2, -1), keepdim=True) if bc == "periodic" else z
+        return z - z.mean(dim=(-2, -1), keepdim=True) if bc == "periodic" else z * mask
 
     u = torch.zeros_like(f)
     r = f.clone()
