@@ -1,0 +1,164 @@
+"""Datasets of field pairs: HDF5 files written by ``Problem.generate``, in-memory
+tensors, and neuraloperator's small ``.pt`` sets.
+
+Every item is ``{"x": input, "y": output}``, float32, channels first: a field of
+shape ``(*space)`` becomes ``(1, *space)``; a time series ``(T, *space)`` keeps ``T`` as
+the channel axis unless ``time_index`` picks frames.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch.utils.data import Dataset, Subset
+
+__all__ = ["FieldDataset", "TensorFieldDataset", "load_pt_dataset", "random_split", "subsample"]
+
+
+def _check_factor(factor) -> None:
+    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+        raise ValueError(f"subsample factor must be a positive int, got {factor!r}")
+
+
+def subsample(field: torch.Tensor, factor: int, n_spatial: int) -> torch.Tensor:
+    """Every ``factor``-th point along the last ``n_spatial`` axes (FNO's ``::k``; on a
+    vertex grid with ``s`` nodes it keeps both ends when ``factor`` divides ``s - 1``)."""
+    _check_factor(factor)
+    if factor == 1:
+        return field
+    index = (Ellipsis,) + (slice(None, None, factor),) * n_spatial
+    return field[index]
+
+
+def _to_item(x: torch.Tensor, spatial: int, channel_axis: bool) -> torch.Tensor:
+    x = x.to(torch.float32)
+    return x.unsqueeze(0) if channel_axis and x.dim() == spatial else x
+
+
+class TensorFieldDataset(Dataset):
+    """Pairs from tensors ``x`` ``(n, ...)`` and ``y`` ``(n, ...)`` with ``spatial`` space axes."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, spatial: int | None = None, channel_axis: bool = True):
+        if len(x) != len(y):
+            raise ValueError(f"x and y must hold the same number of samples, got {len(x)} and {len(y)}")
+        self.x, self.y = x, y
+        self.spatial = x.dim() - 1 if spatial is None else spatial
+        self.channel_axis = channel_axis
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return {"x": _to_item(self.x[i], self.spatial, self.channel_axis),
+                "y": _to_item(self.y[i], self.spatial, self.channel_axis)}
+
+
+class FieldDataset(Dataset):
+    """Input/output pairs of an HDF5 file from ``Problem.generate``.
+
+    Args:
+        path: the file.
+        spatial: number of space axes of the fields (default: the number of
+            coordinate arrays named x, y, z in the file's ``grid`` group).
+        indices: which samples (default all), e.g. ``range(1000)``.
+        in_memory: read everything at construction (else lazily, item by item; the file
+            is opened on first use in each process, so DataLoader workers and DDP ranks
+            each get their own handle).
+        subsample: keep every k-th point in space.
+        time_index: for outputs ``(T, *space)``, keep frame(s) ``time_index`` (int or list).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, spatial: int | None = None,
+                 indices: Sequence[int] | None = None, in_memory: bool = False, subsample: int = 1,
+                 time_index: int | Sequence[int] | None = None, input_key: str = "inputs",
+                 output_key: str = "outputs", channel_axis: bool = True):
+        import h5py
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"dataset {self.path} does not exist; create it with `sciml data generate`")
+        self.keys, self.factor, self.time_index, self.channel_axis = (input_key, output_key), subsample, time_index, \
+            channel_axis
+        with h5py.File(self.path, "r") as f:
+            for key in self.keys:
+                if key not in f:
+                    raise KeyError(f"{self.path} has no dataset {key!r}; it holds {sorted(f.keys())}")
+            n = f[input_key].shape[0]
+            self.grid = {k: v[()] for k, v in f["grid"].items()} if "grid" in f else {}
+            self.attrs = {k: (json.loads(v) if k == "parameters" else v) for k, v in f.attrs.items()}
+        names = [c for c in ("x", "y", "z") if c in self.grid]
+        self.spatial = spatial if spatial is not None else max(1, len(names))
+        _check_factor(subsample)
+        self.grid = {k: (v[::subsample] if k in names else v) for k, v in self.grid.items()}
+        self.indices = list(range(n)) if indices is None else [int(i) for i in indices]
+        if any(not 0 <= i < n for i in self.indices):
+            raise IndexError(f"indices must lie in [0, {n}) for {self.path}")
+        self._file = None
+        self._data = None
+        if in_memory:
+            with h5py.File(self.path, "r") as f:
+                self._data = tuple(torch.from_numpy(f[k][sorted(set(self.indices))]) for k in self.keys)
+                self._row = {i: r for r, i in enumerate(sorted(set(self.indices)))}
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_file"] = None  # h5py handles do not pickle; reopen in the worker
+        return state
+
+    def _read(self, k: int, i: int) -> torch.Tensor:
+        if self._data is not None:
+            return self._data[k][self._row[i]]
+        if self._file is None:
+            import h5py
+
+            self._file = h5py.File(self.path, "r")
+        return torch.from_numpy(self._file[self.keys[k]][i])
+
+    def _field(self, raw: torch.Tensor, is_output: bool) -> torch.Tensor:
+        raw = subsample(raw, self.factor, self.spatial)
+        if is_output and self.time_index is not None and raw.dim() > self.spatial:
+            raw = raw[self.time_index]
+        return _to_item(raw, self.spatial, self.channel_axis)
+
+    def __getitem__(self, j: int):
+        i = self.indices[j]
+        return {"x": self._field(self._read(0, i), False), "y": self._field(self._read(1, i), True)}
+
+
+def load_pt_dataset(path: str | os.PathLike, indices: Sequence[int] | None = None) -> TensorFieldDataset:
+    """neuraloperator's small sets (dicts with ``x`` and ``y``; boolean ``x`` becomes 0/1)."""
+    data = torch.load(Path(path), weights_only=True)
+    if not isinstance(data, dict) or "x" not in data or "y" not in data:
+        raise ValueError(f"{path} must hold a dict with tensors 'x' and 'y'")
+    x, y = data["x"].to(torch.float32), data["y"].to(torch.float32)
+    if indices is not None:
+        x, y = x[list(indices)], y[list(indices)]
+    return TensorFieldDataset(x, y, spatial=x.dim() - 1)
+
+
+def random_split(dataset: Dataset, lengths: Sequence[float | int], seed: int = 0) -> list[Subset]:
+    """Disjoint random subsets with the given sizes (ints) or fractions (summing to 1),
+    the same for the same seed."""
+    n = len(dataset)
+    if all(isinstance(v, float) for v in lengths):
+        if abs(sum(lengths) - 1) > 1e-9:
+            raise ValueError(f"fractions must sum to 1, got {sum(lengths)}")
+        sizes = [int(v * n) for v in lengths]
+        sizes[-1] = n - sum(sizes[:-1])
+    else:
+        sizes = [int(v) for v in lengths]
+        if sum(sizes) > n:
+            raise ValueError(f"the split sizes {sizes} exceed the {n} samples")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    out, start = [], 0
+    for size in sizes:
+        out.append(Subset(dataset, order[start:start + size]))
+        start += size
+    return out
