@@ -1,5 +1,9 @@
-"""Training: run configurations (more to come: the Trainer, losses, checkpoints)."""
+"""Training: the Trainer, losses, checkpoints and run configurations."""
 
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import ConfigError, RunConfig, load_config, parse_overrides
+from .losses import H1Loss, HsLoss, LpLoss
+from .trainer import Trainer
 
-__all__ = ["ConfigError", "RunConfig", "load_config", "parse_overrides"]
+__all__ = ["CheckpointError", "ConfigError", "H1Loss", "HsLoss", "LpLoss", "RunConfig", "Trainer",
+           "load_checkpoint", "load_config", "parse_overrides", "save_checkpoint"]

@@ -1,0 +1,269 @@
+"""The training loop every method uses.
+
+A method supplies the model, the loss (``loss(pred, target)`` on ``model(batch["x"])``
+and ``batch["y"]``) or a whole ``objective(model, batch) -> loss`` (PINNs, custom
+methods), and datasets. The Trainer owns the data order, optimisation, evaluation,
+checkpoints and logs.
+
+Exact resume: the permutation of epoch ``e`` is drawn from a generator seeded by
+``(seed, e)``, so the data order is a function of the epoch alone; checkpoints hold
+the model, optimiser, scheduler, epoch, batches done within it, the best metric, the
+early-stopping counter and every random generator's state. A run resumed from any
+checkpoint (also one written mid-epoch with ``save_every_steps``) reproduces the
+uninterrupted run bit for bit on the same device.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .checkpoint import CheckpointError, get_rng_state, load_checkpoint, save_checkpoint, set_rng_state
+
+__all__ = ["Trainer"]
+
+
+class _EpochSampler(torch.utils.data.Sampler):
+    """Random order of epoch ``e`` from ``(seed, e)``; skips the first ``skip`` indices."""
+
+    def __init__(self, n: int, seed: int, shuffle: bool):
+        self.n, self.seed, self.shuffle, self.epoch, self.skip = n, seed, shuffle, 0, 0
+
+    def order(self) -> list[int]:
+        if not self.shuffle:
+            return list(range(self.n))
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return torch.randperm(self.n, generator=g).tolist()
+
+    def __iter__(self):
+        return iter(self.order()[self.skip:])
+
+    def __len__(self) -> int:
+        return self.n - self.skip
+
+
+def _split(batch):
+    if isinstance(batch, dict):
+        return batch["x"], batch["y"]
+    return batch[0], batch[1]
+
+
+def _to(batch, device):
+    if isinstance(batch, dict):
+        return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(v.to(device) if isinstance(v, torch.Tensor) else v for v in batch)
+    return batch.to(device)
+
+
+class Trainer:
+    """Args:
+        model: the ``nn.Module`` to train.
+        loss: ``loss(pred, target) -> scalar`` (e.g. ``sciml.train.losses.LpLoss()``), or
+        objective: ``objective(model, batch) -> scalar`` (exactly one of the two).
+        optimizer: a factory ``params -> optimizer`` (default Adam, lr 1e-3).
+        scheduler: a factory ``optimizer -> scheduler`` or ``None``; stepped per epoch
+            (``scheduler_interval="epoch"``) or per optimiser step (``"step"``).
+        max_epochs, batch_size, seed, shuffle: the data schedule.
+        grad_clip: clip the global gradient norm to this value.
+        eval_sets: ``{name: dataset}`` evaluated every ``eval_every`` epochs with every
+            entry of ``metrics`` (``{name: fn(pred, target)}``; default: the loss),
+            logged as ``"name/metric"``; metrics are averaged per sample (a metric
+            that sums over its batch is divided by the batch size, one that averages
+            is weighted by it: pass ``metric_reduction``).
+        monitor, mode: the logged value that selects ``best.pt`` and drives
+            ``early_stopping`` (evaluations without improvement before stopping).
+        checkpoint_dir: where ``latest.pt``, ``best.pt``, ``metrics.csv`` and
+            ``metrics.jsonl`` go; ``save_every`` epochs, ``save_every_steps`` steps.
+        device: default the model's device.
+        progress: a tqdm bar per epoch.
+    """
+
+    def __init__(self, model: torch.nn.Module, loss: Callable | None = None, objective: Callable | None = None, *,
+                 optimizer: Callable | None = None, scheduler: Callable | None = None,
+                 scheduler_interval: str = "epoch", max_epochs: int = 10, batch_size: int = 32, seed: int = 0,
+                 shuffle: bool = True, grad_clip: float | None = None, eval_sets: dict | None = None,
+                 metrics: dict | None = None, metric_reduction: str = "sum", eval_every: int = 1,
+                 eval_batch_size: int | None = None, monitor: str | None = None, mode: str = "min",
+                 early_stopping: int | None = None, checkpoint_dir: str | None = None, save_every: int = 1,
+                 save_every_steps: int | None = None, device=None, progress: bool = True, num_workers: int = 0):
+        if (loss is None) == (objective is None):
+            raise ValueError("give exactly one of loss (pred, target) or objective (model, batch)")
+        if scheduler_interval not in ("epoch", "step"):
+            raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        if metric_reduction not in ("sum", "mean"):
+            raise ValueError(f"metric_reduction must be 'sum' or 'mean', got {metric_reduction!r}")
+        for name, value in (("max_epochs", max_epochs), ("batch_size", batch_size), ("eval_every", eval_every)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        self.model, self.loss, self.objective = model, loss, objective
+        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        self.model.to(self.device)
+        self.optimizer = (optimizer or (lambda p: torch.optim.Adam(p, lr=1e-3)))(self.model.parameters())
+        self.scheduler = scheduler(self.optimizer) if scheduler is not None else None
+        self.scheduler_interval, self.max_epochs, self.batch_size = scheduler_interval, max_epochs, batch_size
+        self.seed, self.shuffle, self.grad_clip = seed, shuffle, grad_clip
+        self.eval_sets = dict(eval_sets or {})
+        self.metrics = dict(metrics or ({"loss": loss} if loss is not None else {}))
+        self.metric_reduction, self.eval_every = metric_reduction, eval_every
+        self.eval_batch_size = eval_batch_size or batch_size
+        known = [f"{s}/{m}" for s in self.eval_sets for m in self.metrics] + ["train/loss"]
+        if monitor is not None and monitor not in known:
+            raise ValueError(f"monitor {monitor!r} is not logged; logged values: {', '.join(known)}")
+        self.monitor, self.mode, self.early_stopping = monitor, mode, early_stopping
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        self.save_every, self.save_every_steps = save_every, save_every_steps
+        self.progress, self.num_workers = progress, num_workers
+        self.epoch, self.batches_done, self.step = 0, 0, 0
+        self.best, self.bad_evals, self.history = None, 0, []
+        self._epoch_loss = [0.0, 0]
+
+    # ------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+                "epoch": self.epoch, "batches_done": self.batches_done, "step": self.step,
+                "best": self.best, "bad_evals": self.bad_evals, "history": self.history,
+                "epoch_loss": list(self._epoch_loss), "rng": get_rng_state(), "seed": self.seed}
+
+    def load_state_dict(self, state: dict) -> None:
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as err:
+            raise CheckpointError(f"the checkpoint does not fit this model: {err}") from None
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state["scheduler"] is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch, self.batches_done, self.step = state["epoch"], state["batches_done"], state["step"]
+        self.best, self.bad_evals, self.history = state["best"], state["bad_evals"], list(state["history"])
+        self._epoch_loss = list(state["epoch_loss"])
+        set_rng_state(state["rng"])
+
+    def save(self, name: str = "latest.pt") -> Path | None:
+        if self.checkpoint_dir is None:
+            return None
+        return save_checkpoint(self.checkpoint_dir / name, self.state_dict())
+
+    # ------------------------------------------------------------ loop
+    def _compute_loss(self, batch) -> torch.Tensor:
+        if self.objective is not None:
+            out = self.objective(self.model, batch)
+            return out[0] if isinstance(out, tuple) else out
+        x, y = _split(batch)
+        return self.loss(self.model(x), y)
+
+    def fit(self, train_set: Dataset, resume: str | Path | None = None) -> list[dict]:
+        """Train until ``max_epochs`` (or early stopping); ``resume="auto"`` continues
+        from ``checkpoint_dir/latest.pt`` when it exists, a path from that file."""
+        if resume == "auto":
+            latest = None if self.checkpoint_dir is None else self.checkpoint_dir / "latest.pt"
+            resume = latest if latest is not None and latest.is_file() else None
+        if resume is not None:
+            self.load_state_dict(load_checkpoint(resume, map_location=self.device))
+        from tqdm.auto import tqdm
+
+        sampler = _EpochSampler(len(train_set), self.seed, self.shuffle)
+        stop = self.early_stopping is not None and self.bad_evals >= self.early_stopping
+        while self.epoch < self.max_epochs and not stop:
+            sampler.epoch, sampler.skip = self.epoch, self.batches_done * self.batch_size
+            # a private generator: creating the loader must not consume the global RNG
+            loader = DataLoader(train_set, batch_size=self.batch_size, sampler=sampler,
+                                num_workers=self.num_workers,
+                                generator=torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch))
+            self.model.train()
+            start = time.perf_counter()
+            bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{self.max_epochs}", disable=not self.progress,
+                       leave=False)
+            for batch in bar:
+                batch = _to(batch, self.device)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss = self._compute_loss(batch)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"the loss became {loss.item()} at epoch {self.epoch + 1}, "
+                                             f"step {self.step}; lower the learning rate or clip gradients")
+                loss.backward()
+                if self.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+                self.optimizer.step()
+                if self.scheduler is not None and self.scheduler_interval == "step":
+                    self.scheduler.step()
+                self.step += 1
+                self.batches_done += 1
+                value = float(loss.detach())
+                self._epoch_loss[0] += value
+                self._epoch_loss[1] += 1
+                bar.set_postfix(loss=f"{value:.4g}")
+                if self.save_every_steps and self.step % self.save_every_steps == 0:
+                    self.save()
+            record = {"epoch": self.epoch + 1, "step": self.step,
+                      "train/loss": self._epoch_loss[0] / max(self._epoch_loss[1], 1),
+                      "lr": self.optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - start}
+            if self.scheduler is not None and self.scheduler_interval == "epoch":
+                self.scheduler.step()
+            self.epoch += 1
+            self.batches_done, self._epoch_loss = 0, [0.0, 0]
+            if self.eval_sets and self.epoch % self.eval_every == 0:
+                record.update(self.evaluate())
+            stop = self._track(record)
+            self.history.append(record)
+            self._log(record)
+            if self.epoch % self.save_every == 0 or self.epoch == self.max_epochs or stop:
+                self.save()
+        return self.history
+
+    def _track(self, record: dict) -> bool:
+        if self.monitor is None or self.monitor not in record:
+            return False
+        value = record[self.monitor]
+        better = self.best is None or (value < self.best if self.mode == "min" else value > self.best)
+        if better:
+            self.best, self.bad_evals = value, 0
+            self.save("best.pt")
+        else:
+            self.bad_evals += 1
+        return self.early_stopping is not None and self.bad_evals >= self.early_stopping
+
+    @torch.no_grad()
+    def evaluate(self, sets: dict | None = None) -> dict:
+        """``{"set/metric": per-sample average}`` over ``sets`` (default ``eval_sets``)."""
+        sets = self.eval_sets if sets is None else sets
+        was_training = self.model.training
+        self.model.eval()
+        out = {}
+        for name, dataset in sets.items():
+            totals, count = {m: 0.0 for m in self.metrics}, 0
+            for batch in DataLoader(dataset, batch_size=self.eval_batch_size, shuffle=False):
+                x, y = _split(_to(batch, self.device))
+                pred = self.model(x)
+                for m, fn in self.metrics.items():
+                    value = float(fn(pred, y))
+                    totals[m] += value if self.metric_reduction == "sum" else value * len(x)
+                count += len(x)
+            out.update({f"{name}/{m}": totals[m] / count for m in self.metrics})
+        self.model.train(was_training)
+        return out
+
+    def _log(self, record: dict) -> None:
+        if self.checkpoint_dir is None:
+            return
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.checkpoint_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        path = self.checkpoint_dir / "metrics.csv"
+        rows = [json.loads(line) for line in open(self.checkpoint_dir / "metrics.jsonl")]
+        keys = list(dict.fromkeys(k for row in rows for k in row))
+        tmp = path.with_name(".metrics.csv.tmp")
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows({k: row.get(k, math.nan) for k in keys} for row in rows)
+        tmp.replace(path)

@@ -1,0 +1,133 @@
+"""The Trainer: fitting, evaluation and logs, exact resume, atomic checkpoints."""
+
+import json
+
+import pytest
+import torch
+
+from sciml.data import TensorFieldDataset
+from sciml.train import Trainer
+from sciml.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from sciml.train.losses import LpLoss
+
+
+def _data(n=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 1, 8, generator=g)
+    return TensorFieldDataset(x, 2 * x + 0.5 * x**2, spatial=1)
+
+
+def _model(seed=0):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Conv1d(1, 16, 1), torch.nn.Tanh(), torch.nn.Dropout(0.1),
+                               torch.nn.Conv1d(16, 1, 1))
+
+
+def _trainer(model, tmp, **kw):
+    opts = dict(optimizer=lambda p: torch.optim.Adam(p, lr=1e-2),
+                scheduler=lambda o: torch.optim.lr_scheduler.StepLR(o, 3, 0.5), max_epochs=6, batch_size=8,
+                seed=1, checkpoint_dir=tmp, progress=False)
+    opts.update(kw)
+    return Trainer(model, LpLoss(reduction="mean"), **opts)
+
+
+def test_fit_evaluate_log_and_best(tmp_path):
+    t = _trainer(_model(), tmp_path, eval_sets={"val": _data(16, 1), "test": _data(16, 2)},
+                 metrics={"l2": LpLoss(), "l1": LpLoss(p=1)}, monitor="val/l2")
+    history = t.fit(_data())
+    assert history[-1]["train/loss"] < 0.6 * history[0]["train/loss"]  # measured 0.39 / 0.75
+    assert history[-1]["val/l2"] < 0.45 and {"test/l1", "lr", "seconds"} <= set(history[-1])
+    rows = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+    assert len(rows) == 6 and (tmp_path / "metrics.csv").read_text().startswith("epoch,step,train/loss")
+    best = load_checkpoint(tmp_path / "best.pt")
+    assert best["best"] == min(r["val/l2"] for r in rows)
+    # the per-step learning rates follow StepLR: 1e-2 for 3 epochs, then 5e-3
+    assert [r["lr"] for r in rows] == pytest.approx([1e-2] * 3 + [5e-3] * 3)
+
+
+def test_resume_is_bit_identical_also_mid_epoch(tmp_path):
+    ref = _trainer(_model(), tmp_path / "ref")
+    ref.fit(_data())
+    for stop_after, where in ((3, "epoch"), (13, "mid-epoch")):
+        run = tmp_path / where
+        first = _trainer(_model(), run, save_every_steps=stop_after if where == "mid-epoch" else None,
+                         max_epochs=stop_after if where == "epoch" else 6)
+        if where == "mid-epoch":  # die right after the checkpoint of step 13 (epoch 2, batch 5 of 8)
+            def boom(*args, **kwargs):
+                if first.step == stop_after and (run / "latest.pt").exists():
+                    raise KeyboardInterrupt
+            first.model.register_forward_pre_hook(boom)
+            with pytest.raises(KeyboardInterrupt):
+                first.fit(_data())
+            assert load_checkpoint(run / "latest.pt")["batches_done"] == 5
+        else:
+            first.fit(_data())
+        second = _trainer(_model(seed=99), run)  # different initial weights: all state must come from disk
+        second.fit(_data(), resume="auto")
+        for a, b in zip(ref.model.parameters(), second.model.parameters()):
+            assert torch.equal(a, b), where
+
+
+def test_early_stopping_and_gradient_clipping(tmp_path):
+    t = _trainer(_model(), None, optimizer=lambda p: torch.optim.SGD(p, lr=0.0), max_epochs=20,
+                 eval_sets={"val": _data(8, 3)}, monitor="val/loss", early_stopping=2)
+    assert len(t.fit(_data())) == 3  # lr 0: no improvement after the first evaluation
+    norms = []
+    clipped = _trainer(_model(), None, grad_clip=1e-3, max_epochs=1)
+    original = torch.nn.utils.clip_grad_norm_
+
+    def spy(params, max_norm):
+        params = list(params)
+        original(params, max_norm)
+        norms.append(torch.norm(torch.stack([p.grad.norm() for p in params])).item())
+
+    torch.nn.utils.clip_grad_norm_ = spy
+    try:
+        clipped.fit(_data())
+    finally:
+        torch.nn.utils.clip_grad_norm_ = original
+    assert len(norms) == 8 and max(norms) <= 1e-3 * (1 + 1e-6)
+
+
+def test_atomic_save_and_checkpoint_errors(tmp_path, monkeypatch):
+    path = tmp_path / "latest.pt"
+    save_checkpoint(path, {"a": torch.ones(3)})
+
+    def dies(obj, handle):
+        handle.write(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", dies)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, {"a": torch.zeros(3)})
+    monkeypatch.undo()
+    assert torch.equal(load_checkpoint(path)["a"], torch.ones(3))  # the old checkpoint survived
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        load_checkpoint(path)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "nope.pt")
+    t = _trainer(_model(), tmp_path / "run", max_epochs=1)
+    t.fit(_data())
+    other = Trainer(torch.nn.Linear(3, 3), LpLoss(), progress=False)
+    with pytest.raises(CheckpointError, match="does not fit this model"):
+        other.fit(_data(), resume=tmp_path / "run" / "latest.pt")
+
+
+def test_objective_style_and_bad_arguments():
+    model = torch.nn.Linear(1, 1)
+    data = TensorFieldDataset(torch.linspace(0, 1, 32)[:, None], 3 * torch.linspace(0, 1, 32)[:, None], spatial=0)
+
+    def objective(m, batch):
+        return ((m(batch["x"]) - batch["y"]) ** 2).mean()
+
+    t = Trainer(model, objective=objective, optimizer=lambda p: torch.optim.Adam(p, lr=0.1), max_epochs=30,
+                batch_size=8, progress=False)
+    t.fit(data)
+    assert abs(model.weight.item() - 3) < 0.1
+    with pytest.raises(ValueError, match="exactly one"):
+        Trainer(model, LpLoss(), objective=objective)
+    with pytest.raises(ValueError, match="monitor 'val/l3' is not logged"):
+        Trainer(model, LpLoss(), eval_sets={"val": data}, monitor="val/l3")
+    with pytest.raises(ValueError, match="scheduler_interval"):
+        Trainer(model, LpLoss(), scheduler_interval="batch")
