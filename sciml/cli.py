@@ -59,6 +59,49 @@ def _data_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from sciml.train.config import ConfigError, load_config
+
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
+        return _relaunch(args.nproc, _strip_nproc(args.argv))
+    from sciml.train.run import train
+
+    try:
+        cfg = load_config(args.config, args.overrides)
+    except ConfigError as err:
+        print(f"sciml train: {err}", file=sys.stderr)
+        return 2
+    history = train(cfg, resume=None if args.no_resume else "auto")
+    if os.environ.get("RANK", "0") == "0" and history:
+        last = history[-1]
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if "/" in k)
+        print(f"trained {last['epoch']} epochs; {shown}")
+        print(f"checkpoints and metrics in {cfg.out_dir}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from sciml.train.checkpoint import CheckpointError
+    from sciml.train.config import ConfigError
+    from sciml.train.run import evaluate_checkpoint
+
+    data = {}
+    for item in args.data or []:
+        name, sep, path = item.partition("=")
+        if not sep:
+            name, path = os.path.splitext(os.path.basename(item))[0], item
+        data[name] = path
+    try:
+        result = evaluate_checkpoint(args.checkpoint, data or None, args.metrics, args.batch_size)
+    except (CheckpointError, ConfigError, FileNotFoundError) as err:
+        print(f"sciml evaluate: {err}", file=sys.stderr)
+        return 2
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value:.6g}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sciml", description="sciml: scientific machine learning on one differentiable solver core.")
@@ -84,6 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--nproc", type=int, default=1,
                      help="generate in this many processes under torchrun (same file as one process)")
     gen.set_defaults(handler=_data_generate)
+
+    tr = sub.add_parser("train", help="train a model from a YAML config (see configs/)")
+    tr.add_argument("config", help="YAML run configuration")
+    tr.add_argument("overrides", nargs="*", help="dotted overrides, e.g. optimizer.lr=3e-4 trainer.max_epochs=50")
+    tr.add_argument("--nproc", type=int, default=1, help="data-parallel processes under torchrun")
+    tr.add_argument("--no-resume", action="store_true", help="start afresh even if out_dir has a checkpoint")
+    tr.set_defaults(handler=_train)
+
+    ev = sub.add_parser("evaluate", help="metrics of a trained checkpoint")
+    ev.add_argument("checkpoint", help="a latest.pt or best.pt written by `sciml train`")
+    ev.add_argument("--data", nargs="*", help="NAME=FILE pairs (default: the run's test sets)")
+    ev.add_argument("--metrics", nargs="*", help="l2, l1, h1 (default: the run's)")
+    ev.add_argument("--batch-size", type=int, default=32)
+    ev.set_defaults(handler=_evaluate)
     return parser
 
 

@@ -84,6 +84,7 @@ class Trainer:
             ``metrics.jsonl`` go; ``save_every`` epochs, ``save_every_steps`` steps.
         device: default the model's device.
         progress: a tqdm bar per epoch.
+        metadata: plain data stored in every checkpoint (e.g. the run configuration).
     """
 
     def __init__(self, model: torch.nn.Module, loss: Callable | None = None, objective: Callable | None = None, *,
@@ -93,7 +94,8 @@ class Trainer:
                  metrics: dict | None = None, metric_reduction: str = "sum", eval_every: int = 1,
                  eval_batch_size: int | None = None, monitor: str | None = None, mode: str = "min",
                  early_stopping: int | None = None, checkpoint_dir: str | None = None, save_every: int = 1,
-                 save_every_steps: int | None = None, device=None, progress: bool = True, num_workers: int = 0):
+                 save_every_steps: int | None = None, device=None, progress: bool = True, num_workers: int = 0,
+                 metadata: dict | None = None):
         if (loss is None) == (objective is None):
             raise ValueError("give exactly one of loss (pred, target) or objective (model, batch)")
         if scheduler_interval not in ("epoch", "step"):
@@ -126,14 +128,19 @@ class Trainer:
         self.epoch, self.batches_done, self.step = 0, 0, 0
         self.best, self.bad_evals, self.history = None, 0, []
         self._epoch_loss = [0.0, 0]
+        self.metadata = dict(metadata or {})
 
     # ------------------------------------------------------------ state
     def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+        # tensors only (e.g. neuraloperator adds a metadata dict holding functions), so that
+        # checkpoints load with torch.load(weights_only=True)
+        model_state = {k: v for k, v in self.model.state_dict().items() if isinstance(v, torch.Tensor)}
+        return {"model": model_state, "optimizer": self.optimizer.state_dict(),
                 "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
                 "epoch": self.epoch, "batches_done": self.batches_done, "step": self.step,
                 "best": self.best, "bad_evals": self.bad_evals, "history": self.history,
-                "epoch_loss": list(self._epoch_loss), "rng": get_rng_state(), "seed": self.seed}
+                "epoch_loss": list(self._epoch_loss), "rng": get_rng_state(), "seed": self.seed,
+                "metadata": self.metadata}
 
     def load_state_dict(self, state: dict) -> None:
         try:
