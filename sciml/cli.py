@@ -25,11 +25,9 @@ def _quickstart(args: argparse.Namespace) -> int:
 def _relaunch(nproc: int, argv: list[str]) -> int:
     """Run ``sciml ARGV`` in ``nproc`` processes under torchrun (``--`` keeps torchrun's
     own option parser away from ours)."""
-    import subprocess
+    from sciml.train.distributed import launch
 
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
-           "-m", "--", "sciml.cli", *argv]
-    return subprocess.run(cmd).returncode
+    return launch(nproc, ["sciml.cli", *argv])
 
 
 def _strip_nproc(argv: list[str]) -> list[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -26,15 +27,21 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .checkpoint import CheckpointError, get_rng_state, load_checkpoint, save_checkpoint, set_rng_state
+from .distributed import all_reduce_sum, barrier, setup
 
 __all__ = ["Trainer"]
 
 
 class _EpochSampler(torch.utils.data.Sampler):
-    """Random order of epoch ``e`` from ``(seed, e)``; skips the first ``skip`` indices."""
+    """Random order of epoch ``e`` from ``(seed, e)``, after ``skip`` global batches.
 
-    def __init__(self, n: int, seed: int, shuffle: bool):
-        self.n, self.seed, self.shuffle, self.epoch, self.skip = n, seed, shuffle, 0, 0
+    With ``world`` ranks, global batch ``k`` (``batch`` indices of the order) is cut into
+    ``world`` consecutive slices and rank ``r`` takes slice ``r``: the ranks together see
+    exactly the single-process batches."""
+
+    def __init__(self, n: int, seed: int, shuffle: bool, batch: int, rank: int = 0, world: int = 1):
+        self.n, self.seed, self.shuffle, self.batch, self.rank, self.world = n, seed, shuffle, batch, rank, world
+        self.epoch, self.skip = 0, 0
 
     def order(self) -> list[int]:
         if not self.shuffle:
@@ -42,11 +49,22 @@ class _EpochSampler(torch.utils.data.Sampler):
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         return torch.randperm(self.n, generator=g).tolist()
 
+    def _mine(self) -> list[int]:
+        order = self.order()[self.skip * self.batch:]
+        if self.world == 1:
+            return order
+        out = []
+        for start in range(0, len(order), self.batch):
+            chunk = order[start:start + self.batch]
+            size = -(-len(chunk) // self.world)
+            out.extend(chunk[self.rank * size:(self.rank + 1) * size])
+        return out
+
     def __iter__(self):
-        return iter(self.order()[self.skip:])
+        return iter(self._mine())
 
     def __len__(self) -> int:
-        return self.n - self.skip
+        return len(self._mine())
 
 
 def _split(batch):
@@ -108,8 +126,20 @@ class Trainer:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         self.model, self.loss, self.objective = model, loss, objective
-        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        self.rank, self.world, ddp_device = setup()
+        if device is None:
+            device = ddp_device if ddp_device is not None else next(model.parameters()).device
+        self.device = torch.device(device)
         self.model.to(self.device)
+        if self.world > 1:
+            if batch_size % self.world:
+                raise ValueError(f"batch_size ({batch_size}) must be a multiple of the {self.world} processes")
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.net = DistributedDataParallel(self.model, device_ids=[self.device] if self.device.type == "cuda"
+                                               else None)
+        else:
+            self.net = self.model
         self.optimizer = (optimizer or (lambda p: torch.optim.Adam(p, lr=1e-3)))(self.model.parameters())
         self.scheduler = scheduler(self.optimizer) if scheduler is not None else None
         self.scheduler_interval, self.max_epochs, self.batch_size = scheduler_interval, max_epochs, batch_size
@@ -156,17 +186,20 @@ class Trainer:
         set_rng_state(state["rng"])
 
     def save(self, name: str = "latest.pt") -> Path | None:
+        """Write a checkpoint (rank 0 only; every rank waits for it)."""
         if self.checkpoint_dir is None:
             return None
-        return save_checkpoint(self.checkpoint_dir / name, self.state_dict())
+        path = save_checkpoint(self.checkpoint_dir / name, self.state_dict()) if self.rank == 0 else None
+        barrier()
+        return path
 
     # ------------------------------------------------------------ loop
     def _compute_loss(self, batch) -> torch.Tensor:
         if self.objective is not None:
-            out = self.objective(self.model, batch)
+            out = self.objective(self.net, batch)
             return out[0] if isinstance(out, tuple) else out
         x, y = _split(batch)
-        return self.loss(self.model(x), y)
+        return self.loss(self.net(x), y)
 
     def fit(self, train_set: Dataset, resume: str | Path | None = None) -> list[dict]:
         """Train until ``max_epochs`` (or early stopping); ``resume="auto"`` continues
@@ -178,18 +211,18 @@ class Trainer:
             self.load_state_dict(load_checkpoint(resume, map_location=self.device))
         from tqdm.auto import tqdm
 
-        sampler = _EpochSampler(len(train_set), self.seed, self.shuffle)
+        sampler = _EpochSampler(len(train_set), self.seed, self.shuffle, self.batch_size, self.rank, self.world)
         stop = self.early_stopping is not None and self.bad_evals >= self.early_stopping
         while self.epoch < self.max_epochs and not stop:
-            sampler.epoch, sampler.skip = self.epoch, self.batches_done * self.batch_size
+            sampler.epoch, sampler.skip = self.epoch, self.batches_done
             # a private generator: creating the loader must not consume the global RNG
-            loader = DataLoader(train_set, batch_size=self.batch_size, sampler=sampler,
+            loader = DataLoader(train_set, batch_size=self.batch_size // self.world, sampler=sampler,
                                 num_workers=self.num_workers,
                                 generator=torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch))
             self.model.train()
             start = time.perf_counter()
-            bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{self.max_epochs}", disable=not self.progress,
-                       leave=False)
+            bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{self.max_epochs}",
+                       disable=not self.progress or self.rank != 0, leave=False)
             for batch in bar:
                 batch = _to(batch, self.device)
                 self.optimizer.zero_grad(set_to_none=True)
@@ -197,7 +230,10 @@ class Trainer:
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"the loss became {loss.item()} at epoch {self.epoch + 1}, "
                                              f"step {self.step}; lower the learning rate or clip gradients")
-                loss.backward()
+                # DDP averages gradients over ranks: a loss summed over its batch needs the
+                # factor world to give the single-process gradient of the global batch
+                scale = self.world if getattr(self.loss, "reduction", "mean") == "sum" else 1
+                (loss * scale if scale != 1 else loss).backward()
                 if self.grad_clip is not None:
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
                 self.optimizer.step()
@@ -207,12 +243,13 @@ class Trainer:
                 self.batches_done += 1
                 value = float(loss.detach())
                 self._epoch_loss[0] += value
-                self._epoch_loss[1] += 1
+                self._epoch_loss[1] += 1 / scale  # summed losses: the ranks' values add up to one batch
                 bar.set_postfix(loss=f"{value:.4g}")
                 if self.save_every_steps and self.step % self.save_every_steps == 0:
                     self.save()
+            total, batches = all_reduce_sum([self._epoch_loss[0], self._epoch_loss[1]], self.device)
             record = {"epoch": self.epoch + 1, "step": self.step,
-                      "train/loss": self._epoch_loss[0] / max(self._epoch_loss[1], 1),
+                      "train/loss": total / max(batches, 1),
                       "lr": self.optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - start}
             if self.scheduler is not None and self.scheduler_interval == "epoch":
                 self.scheduler.step()
@@ -248,19 +285,21 @@ class Trainer:
         out = {}
         for name, dataset in sets.items():
             totals, count = {m: 0.0 for m in self.metrics}, 0
-            for batch in DataLoader(dataset, batch_size=self.eval_batch_size, shuffle=False):
+            shard = torch.utils.data.Subset(dataset, range(self.rank, len(dataset), self.world))
+            for batch in DataLoader(shard, batch_size=self.eval_batch_size, shuffle=False):
                 x, y = _split(_to(batch, self.device))
                 pred = self.model(x)
                 for m, fn in self.metrics.items():
                     value = float(fn(pred, y))
                     totals[m] += value if self.metric_reduction == "sum" else value * len(x)
                 count += len(x)
-            out.update({f"{name}/{m}": totals[m] / count for m in self.metrics})
+            summed = all_reduce_sum([totals[m] for m in self.metrics] + [count], self.device)
+            out.update({f"{name}/{m}": summed[i] / summed[-1] for i, m in enumerate(self.metrics)})
         self.model.train(was_training)
         return out
 
     def _log(self, record: dict) -> None:
-        if self.checkpoint_dir is None:
+        if self.checkpoint_dir is None or self.rank != 0:
             return
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         with open(self.checkpoint_dir / "metrics.jsonl", "a") as f:
