@@ -4,7 +4,6 @@ import subprocess
 import sys
 
 from sciml.cli import main
-from sciml.quickstart import run
 
 
 def test_help_lists_subcommands():
@@ -18,9 +17,13 @@ def test_no_command_prints_help(capsys):
     assert "usage: sciml" in capsys.readouterr().out
 
 
-def test_quickstart_quick_learns_the_field(tmp_path):
-    metrics = run(quick=True, out_dir=tmp_path, seed=0)
-    # 150 Adam steps on 20-point windows: the learned field is already within ~10% of
-    # A y^3 at most trajectory points (untrained, the relative error is about 1).
-    assert metrics["field_rel_error_median"] < 0.2
+def test_quickstart_quick_trains_and_generalises(tmp_path, capsys):
+    """Quick mode: 160 Darcy samples at 33^2, 6 epochs. Measured relative L2 0.17 at 33^2
+    and 0.15 zero-shot at 65^2 (an untrained model is at ~1)."""
+    assert main(["quickstart", "--quick", "--out", str(tmp_path), "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: float(line.split()[-2]) for line in out.splitlines()
+            if line.startswith(("33 ", "65 "))}
+    assert rows["33"] < 0.3 and rows["65"] < 0.3, out
     assert (tmp_path / "quickstart.png").stat().st_size > 5000
+    assert (tmp_path / "run" / "best.pt").is_file() and (tmp_path / "run" / "metrics.csv").is_file()

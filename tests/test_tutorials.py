@@ -13,6 +13,7 @@ FIGURES = {
     "ode_solvers.py": ["work_precision.png", "per_sample_nfe.png"],
     "sde_basics.py": ["ou_fit.png", "fractional_paths.png"],
     "define_a_problem.py": ["airy_sample.png", "airy.h5"],
+    "neural_ode_spiral.py": ["spiral.png"],
 }
 
 
