@@ -131,3 +131,18 @@ def test_objective_style_and_bad_arguments():
         Trainer(model, LpLoss(), eval_sets={"val": data}, monitor="val/l3")
     with pytest.raises(ValueError, match="scheduler_interval"):
         Trainer(model, LpLoss(), scheduler_interval="batch")
+
+
+def test_mixed_precision_on_cpu_trains_in_bfloat16(tmp_path):
+    seen = []
+    model = _model()
+    model[0].register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    t = _trainer(model, tmp_path, mixed_precision=True, max_epochs=2)
+    history = t.fit(_data())
+    assert seen[0] == torch.bfloat16 and history[-1]["train/loss"] < history[0]["train/loss"]
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay float32
+
+
+def test_tensorboard_needs_a_directory():
+    with pytest.raises((ValueError, ImportError)):
+        Trainer(_model(), LpLoss(), tensorboard=True)

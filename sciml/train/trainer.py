@@ -103,6 +103,12 @@ class Trainer:
         device: default the model's device.
         progress: a tqdm bar per epoch.
         metadata: plain data stored in every checkpoint (e.g. the run configuration).
+        mixed_precision: run the forward pass and loss under ``torch.autocast``: float16
+            with a gradient scaler on CUDA, bfloat16 on CPU (no scaler needed). Models
+            with FFTs must handle the cast themselves (neuraloperator's FNO has
+            ``fno_block_precision``).
+        tensorboard: also write the logged values for TensorBoard under
+            ``checkpoint_dir/tensorboard`` (needs the ``tensorboard`` package).
     """
 
     def __init__(self, model: torch.nn.Module, loss: Callable | None = None, objective: Callable | None = None, *,
@@ -113,7 +119,7 @@ class Trainer:
                  eval_batch_size: int | None = None, monitor: str | None = None, mode: str = "min",
                  early_stopping: int | None = None, checkpoint_dir: str | None = None, save_every: int = 1,
                  save_every_steps: int | None = None, device=None, progress: bool = True, num_workers: int = 0,
-                 metadata: dict | None = None):
+                 metadata: dict | None = None, mixed_precision: bool = False, tensorboard: bool = False):
         if (loss is None) == (objective is None):
             raise ValueError("give exactly one of loss (pred, target) or objective (model, batch)")
         if scheduler_interval not in ("epoch", "step"):
@@ -159,6 +165,19 @@ class Trainer:
         self.best, self.bad_evals, self.history = None, 0, []
         self._epoch_loss = [0.0, 0]
         self.metadata = dict(metadata or {})
+        self.amp_dtype = None
+        if mixed_precision:
+            self.amp_dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+        self._writer = None
+        if tensorboard and self.rank == 0:
+            if self.checkpoint_dir is None:
+                raise ValueError("tensorboard logging needs a checkpoint_dir")
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as err:
+                raise ImportError("tensorboard=True needs the tensorboard package: pip install tensorboard") from err
+            self._writer = SummaryWriter(str(self.checkpoint_dir / "tensorboard"))
 
     # ------------------------------------------------------------ state
     def state_dict(self) -> dict:
@@ -170,7 +189,7 @@ class Trainer:
                 "epoch": self.epoch, "batches_done": self.batches_done, "step": self.step,
                 "best": self.best, "bad_evals": self.bad_evals, "history": self.history,
                 "epoch_loss": list(self._epoch_loss), "rng": get_rng_state(), "seed": self.seed,
-                "metadata": self.metadata}
+                "metadata": self.metadata, "scaler": None if self.scaler is None else self.scaler.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         try:
@@ -183,6 +202,8 @@ class Trainer:
         self.epoch, self.batches_done, self.step = state["epoch"], state["batches_done"], state["step"]
         self.best, self.bad_evals, self.history = state["best"], state["bad_evals"], list(state["history"])
         self._epoch_loss = list(state["epoch_loss"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         set_rng_state(state["rng"])
 
     def save(self, name: str = "latest.pt") -> Path | None:
@@ -226,17 +247,28 @@ class Trainer:
             for batch in bar:
                 batch = _to(batch, self.device)
                 self.optimizer.zero_grad(set_to_none=True)
-                loss = self._compute_loss(batch)
+                with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16,
+                                    enabled=self.amp_dtype is not None):
+                    loss = self._compute_loss(batch)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"the loss became {loss.item()} at epoch {self.epoch + 1}, "
                                              f"step {self.step}; lower the learning rate or clip gradients")
                 # DDP averages gradients over ranks: a loss summed over its batch needs the
                 # factor world to give the single-process gradient of the global batch
                 scale = self.world if getattr(self.loss, "reduction", "mean") == "sum" else 1
-                (loss * scale if scale != 1 else loss).backward()
+                scaled = loss * scale if scale != 1 else loss
+                if self.scaler is not None:
+                    self.scaler.scale(scaled).backward()
+                    self.scaler.unscale_(self.optimizer)
+                else:
+                    scaled.backward()
                 if self.grad_clip is not None:
                     torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
-                self.optimizer.step()
+                if self.scaler is not None:
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
+                else:
+                    self.optimizer.step()
                 if self.scheduler is not None and self.scheduler_interval == "step":
                     self.scheduler.step()
                 self.step += 1
@@ -301,6 +333,11 @@ class Trainer:
     def _log(self, record: dict) -> None:
         if self.checkpoint_dir is None or self.rank != 0:
             return
+        if self._writer is not None:
+            for key, value in record.items():
+                if key not in ("epoch", "step"):
+                    self._writer.add_scalar(key, value, record["epoch"])
+            self._writer.flush()
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         with open(self.checkpoint_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
