@@ -83,8 +83,9 @@ def _plot(model, dataset, out: Path) -> Path:
               ("FNO prediction", pred), ("error", pred - item["y"][0])]
     fig, axes = plt.subplots(1, 4, figsize=(13, 3.2))
     for ax, (title, field) in zip(axes, panels):
-        im = ax.imshow(field.numpy(), origin="lower", extent=(0, 1, 0, 1),
-                       cmap="RdBu_r" if title == "error" else "viridis")
+        limit = float(field.abs().max())
+        style = {"cmap": "RdBu_r", "vmin": -limit, "vmax": limit} if title == "error" else {"cmap": "viridis"}
+        im = ax.imshow(field.numpy(), origin="lower", extent=(0, 1, 0, 1), **style)
         ax.set_title(title)
         fig.colorbar(im, ax=ax, fraction=0.046)
     fig.suptitle("Darcy flow at 65x65, zero-shot (trained at 33x33)")
