@@ -86,9 +86,9 @@ class LpLoss(_FieldLoss):
         e = (pred - target).flatten(-d).flatten(1, -2)  # (batch, channels, points)
         y = target.flatten(-d).flatten(1, -2)
         p = self.p
-        err = e.abs().pow(p).sum(-1).pow(1 / p)
+        err = torch.linalg.vector_norm(e, ord=p, dim=-1)
         if self.relative:
-            ref = y.abs().pow(p).sum(-1).pow(1 / p)
+            ref = torch.linalg.vector_norm(y, ord=p, dim=-1)
             return _reduce((err / (ref + self.eps)).mean(-1), self.reduction)
         h = math.prod(L / n for L, n in zip(_lengths(self.lengths, d), pred.shape[-d:]))
         return _reduce((h ** (1 / p) * err).mean(-1), self.reduction)
