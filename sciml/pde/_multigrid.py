@@ -85,6 +85,7 @@ _BCS = ("dirichlet", "periodic")
 _FACES = ("harmonic", "arithmetic")
 _SMOOTHERS = ("rbgs", "jacobi")
 _CYCLES = ("V", "W")
+_OFFSETS = [(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1)]
 
 
 # --------------------------------------------------------------------------- #
@@ -191,32 +192,36 @@ def five_point_stencil(a: torch.Tensor, bc: str, face: str = "harmonic", h2inv: 
     n = a.shape[-1]
     if h2inv is None:
         h2inv = float((n - 1) ** 2 if bc == "dirichlet" else n**2)
-    ap = _pad(a, "periodic" if bc == "periodic" else "dirichlet")
-    if bc == "dirichlet":  # halo never used by interior rows; fill with a copy to avoid 0/0
-        ap = F.pad(a.unsqueeze(1), (1, 1, 1, 1), mode="replicate").squeeze(1)
+    # halo: wrap-around, or (Dirichlet) a copy that boundary rows, which are zeroed, never use
+    ap = F.pad(a.unsqueeze(1), (1, 1, 1, 1), mode="circular" if bc == "periodic" else "replicate").squeeze(1)
     c = ap[:, 1:-1, 1:-1]
-    kn = _face(c, ap[:, :-2, 1:-1], face) * h2inv  # neighbour (i-1, j)
-    ks = _face(c, ap[:, 2:, 1:-1], face) * h2inv  # (i+1, j)
-    kw = _face(c, ap[:, 1:-1, :-2], face) * h2inv  # (i, j-1)
-    ke = _face(c, ap[:, 1:-1, 2:], face) * h2inv  # (i, j+1)
+    scale = h2inv * (_interior_mask(n, bc, a.dtype, a.device) if bc == "dirichlet" else 1.0)
+    # faces towards the four neighbours (i-1, j), (i+1, j), (i, j-1), (i, j+1)
+    faces = [_face(c, nb, face) * scale for nb in (ap[:, :-2, 1:-1], ap[:, 2:, 1:-1], ap[:, 1:-1, :-2],
+                                                     ap[:, 1:-1, 2:])]
     S = a.new_zeros(a.shape[0], 3, 3, n, n)
-    S[:, 0, 1], S[:, 2, 1], S[:, 1, 0], S[:, 1, 2] = -kn, -ks, -kw, -ke
-    S[:, 1, 1] = kn + ks + kw + ke
-    if bc == "dirichlet":
-        S = S * _interior_mask(n, bc, a.dtype, a.device)
+    for (i, j), k in zip(((0, 1), (2, 1), (1, 0), (1, 2)), faces):
+        torch.neg(k, out=S[:, i, j])
+    S[:, 1, 1] = faces[0] + faces[1] + faces[2] + faces[3]
     return S
 
 
 def _stencil_apply(S: torch.Tensor, u: torch.Tensor, bc: str, five: bool = False) -> torch.Tensor:
     """``sum_d S[d] * u[. + d]`` for stencils ``(B or 1, 3, 3, n, n)`` and ``u (B, n, n)``."""
     n = u.shape[-1]
-    up = _pad(u, bc)
     out = S[:, 1, 1] * u
-    for d1 in (-1, 0, 1):
-        for d2 in (-1, 0, 1):
-            if (d1 == 0 and d2 == 0) or (five and d1 != 0 and d2 != 0):
-                continue
-            out = torch.addcmul(out, S[:, 1 + d1, 1 + d2], up[:, 1 + d1 : 1 + d1 + n, 1 + d2 : 1 + d2 + n])
+    if bc == "periodic":
+        up = _pad(u, bc)
+        for d1, d2 in _OFFSETS:
+            if (d1 or d2) and not (five and d1 and d2):
+                out = torch.addcmul(out, S[:, 1 + d1, 1 + d2], up[:, 1 + d1 : 1 + d1 + n, 1 + d2 : 1 + d2 + n])
+        return out
+    # Dirichlet: neighbours outside the grid are zero, so update the overlapping blocks in place
+    for d1, d2 in _OFFSETS:
+        if (d1 or d2) and not (five and d1 and d2):
+            i0, i1, j0, j1 = max(0, -d1), n - max(0, d1), max(0, -d2), n - max(0, d2)
+            out[:, i0:i1, j0:j1].addcmul_(S[:, 1 + d1, 1 + d2, i0:i1, j0:j1],
+                                          u[:, i0 + d1 : i1 + d1, j0 + d2 : j1 + d2])
     return out
 
 
@@ -272,9 +277,6 @@ def assemble_scipy(a_single, bc: str = "dirichlet", face: str = "harmonic"):
 # --------------------------------------------------------------------------- #
 # transfer operators and Galerkin coarsening
 # --------------------------------------------------------------------------- #
-_OFFSETS = [(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1)]
-
-
 def _coarse_size(nf: int, bc: str) -> int:
     return (nf + 1) // 2 if bc == "dirichlet" else nf // 2
 
@@ -343,28 +345,55 @@ def operator_weights(S: torch.Tensor, bc: str, mask: torch.Tensor) -> torch.Tens
     return P
 
 
+class _Transfer:
+    """Prolongation weights ``P`` cut, once, into the contiguous blocks that prolongation
+    (per parity class of the fine points) and restriction (per offset) read."""
+
+    def __init__(self, P: torch.Tensor, bc: str):
+        nf = P.shape[-1]
+        self.bc, self.nf, self.nc = bc, nf, _coarse_size(nf, bc)
+        self.up = {}
+        for p0 in (0, 1):
+            for p1 in (0, 1):
+                self.up[p0, p1] = [((p0 + a0) // 2, (p1 + a1) // 2, P[:, 1 + a0, 1 + a1, p0::2, p1::2].contiguous())
+                                   for a0 in ((0,) if p0 == 0 else (-1, 1)) for a1 in ((0,) if p1 == 0 else (-1, 1))]
+        Pp = _padded(P.reshape(P.shape[0], 9, nf, nf), 1, bc)
+        nc = self.nc
+        self.down = []
+        for a, b in _OFFSETS:  # the fine point 2I - (a, b) reaches I through its weight (a, b)
+            rows, cols = slice(1 - a, 1 - a + 2 * nc - 1, 2), slice(1 - b, 1 - b + 2 * nc - 1, 2)
+            self.down.append((rows, cols, Pp[:, (1 + a) * 3 + (1 + b), rows, cols].contiguous() / 4))
+
+    def prolong(self, e: torch.Tensor) -> torch.Tensor:
+        nf = self.nf
+        ep = F.pad(e.unsqueeze(1), (0, 1, 0, 1), mode="circular" if self.bc == "periodic" else "constant")[:, 0]
+        out = e.new_empty(e.shape[0], nf, nf)
+        for (p0, p1), terms in self.up.items():
+            m0, m1 = len(range(p0, nf, 2)), len(range(p1, nf, 2))
+            acc = None
+            for s0, s1, w in terms:
+                term = w * ep[:, s0 : s0 + m0, s1 : s1 + m1]
+                acc = term if acc is None else acc + term
+            out[:, p0::2, p1::2] = acc
+        return out
+
+    def restrict(self, r: torch.Tensor) -> torch.Tensor:
+        rp = _padded(r.unsqueeze(1), 1, self.bc)[:, 0]
+        out = None
+        for rows, cols, w in self.down:
+            term = w * rp[:, rows, cols]
+            out = term if out is None else out + term
+        return out
+
+
 def prolong(e: torch.Tensor, P: torch.Tensor, bc: str) -> torch.Tensor:
     """``e_h[f] = sum_a P[a, f] e_H[(f + a) / 2]`` for weights ``P`` ``(B or 1, 3, 3, nf, nf)``."""
-    nf = P.shape[-1]
-    inject = e.new_zeros(e.shape[0], nf, nf)
-    inject[:, ::2, ::2] = e
-    ip = _padded(inject.unsqueeze(1), 1, bc)[:, 0]
-    out = torch.zeros_like(inject)
-    for a, b in _OFFSETS:
-        out = torch.addcmul(out, P[:, 1 + a, 1 + b], ip[:, 1 + a : 1 + a + nf, 1 + b : 1 + b + nf])
-    return out
+    return _Transfer(P, bc).prolong(e)
 
 
 def restrict(r: torch.Tensor, P: torch.Tensor, bc: str) -> torch.Tensor:
     """``r_H = P^T r_h / 4`` (full weighting when ``P`` is bilinear)."""
-    nf = r.shape[-1]
-    nc = _coarse_size(nf, bc)
-    rp = _padded((P * r[:, None, None]).reshape(-1, 9, nf, nf), 1, bc)
-    out = r.new_zeros(r.shape[0], nc, nc)
-    for a, b in _OFFSETS:  # the fine point 2I - (a, b) reaches I through its weight (a, b)
-        k = (1 + a) * 3 + (1 + b)
-        out = out + rp[:, k, 1 - a : 1 - a + 2 * nc - 1 : 2, 1 - b : 1 - b + 2 * nc - 1 : 2]
-    return out / 4
+    return _Transfer(P, bc).restrict(r)
 
 
 def galerkin_coarsen(S: torch.Tensor, P: torch.Tensor, bc: str, five: bool = False) -> torch.Tensor:
@@ -420,6 +449,7 @@ class _Level(NamedTuple):
     colour_diag: list  # colour * diag_inv per colour, (B, n, n)
     five: bool  # 5-point stencil (finest level)
     P: torch.Tensor | None  # prolongation weights from the next coarser level (None on the coarsest)
+    transfer: "_Transfer | None"  # P cut into the blocks prolongation and restriction read
 
 
 class MultigridHierarchy:
@@ -498,7 +528,9 @@ class MultigridHierarchy:
             if not last:
                 P = operator_weights(S, bc, mask) if interpolation == "operator" else \
                     bilinear_weights(1, n, bc, dtype, device)
-            self.levels.append(_Level(S, diag_inv, mask, colours, [c * diag_inv for c in colours], five, P))
+            transfer = None if P is None else _Transfer(P, bc)
+            self.levels.append(_Level(S, diag_inv, mask, colours, [c * diag_inv for c in colours], five, P,
+                                      transfer))
             if last:
                 break
             S, five = galerkin_coarsen(S, P, bc, five), False
@@ -548,11 +580,11 @@ class MultigridHierarchy:
         u = self._smooth(k, u, f, self.pre, reverse=False)
         lev = self.levels[k]
         r = _residual(lev.S, u, f, lev.mask, self.bc, lev.five)
-        rc = restrict(r, lev.P, self.bc) * self.levels[k + 1].mask
+        rc = lev.transfer.restrict(r) * self.levels[k + 1].mask
         e = torch.zeros_like(rc)
         for _ in range(gamma if k + 1 < len(self.levels) - 1 else 1):
             e = self._cycle(k + 1, e, rc, gamma)
-        u = u + prolong(e, lev.P, self.bc) * lev.mask
+        u = u + lev.transfer.prolong(e) * lev.mask
         return self._smooth(k, u, f, self.post, reverse=True)
 
     def _embed(self, x: torch.Tensor) -> torch.Tensor:
