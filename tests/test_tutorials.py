@@ -14,6 +14,7 @@ FIGURES = {
     "sde_basics.py": ["ou_fit.png", "fractional_paths.png"],
     "define_a_problem.py": ["airy_sample.png", "airy.h5"],
     "neural_ode_spiral.py": ["spiral.png"],
+    "train_an_operator.py": ["ns_prediction.png", "ns32.h5"],
 }
 
 
