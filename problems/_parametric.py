@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from sciml.pde import integrate
@@ -37,6 +39,8 @@ class ParametricLaw1D(Problem):
     t_end: float
     param_name: str
     param_range: tuple[float, float]
+    param_bounds: tuple[float, float | None] = (0.0, None)  # valid values: the open interval
+    param_meaning = "the parameter"
     periodic = False
 
     def __init__(self, resolution: int = 201, n_times: int = 201, param_range=None):
@@ -126,9 +130,13 @@ class ParametricLaw1D(Problem):
         return path.movedim(0, 1)
 
     def _check_param(self, p) -> torch.Tensor:
+        """The parameter as float64, checked against the open interval ``param_bounds``."""
         p = torch.as_tensor(p, dtype=torch.float64)
-        if not bool(torch.isfinite(p).all()):
-            raise ValueError(f"{self.param_name} must be finite")
+        lo, hi = self.param_bounds
+        if not bool((torch.isfinite(p) & (p > lo) & (p < (hi if hi is not None else math.inf))).all()):
+            where = f"({lo}, {hi})" if hi is not None else f"> {lo}"
+            raise ValueError(f"{self.param_name} ({self.param_meaning}) must be finite and {where}; got "
+                             f"{p.flatten().tolist()[:4]}")
         return p
 
 

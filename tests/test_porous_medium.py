@@ -160,11 +160,11 @@ def test_generate_and_cli_names(tmp_path):
 
 
 def test_bad_parameters():
-    with pytest.raises(ValueError, match="u\\* must lie in"):
+    with pytest.raises(ValueError, match=r"u_star \(the threshold of k = 1\{u >= u\*\}\) must be finite and \(0.0, 1.0\)"):
         Stefan().solve(torch.tensor([[1.5]]))
-    with pytest.raises(ValueError, match="exponent m must be > 0"):
+    with pytest.raises(ValueError, match="m \\(the exponent of k = u\\^m\\) must be finite and > 0"):
         PorousMedium().solve(torch.tensor([[-1.0]]))
     with pytest.raises(ValueError, match="resolution"):
         Heat(resolution=2)
-    with pytest.raises(ValueError, match="speed a must be > 0"):
+    with pytest.raises(ValueError, match="a \\(the advection speed, inflow on the left\\) must be finite and > 0"):
         Advection(param_range=(-1.0, 1.0))
