@@ -27,7 +27,7 @@ __all__ = ["build_run", "evaluate_checkpoint", "train"]
 LOSSES = {"l2": LpLoss, "h1": H1Loss, "hs": HsLoss}
 
 
-def _load(path: str, cfg, subsample: int, n: int | None, first: bool = True):
+def _load(path: str, cfg, subsample: int, n: int | None):
     if cfg.format == "pt":
         data = load_pt_dataset(path)
         if subsample > 1:
@@ -39,7 +39,7 @@ def _load(path: str, cfg, subsample: int, n: int | None, first: bool = True):
     if n is not None:
         if n > len(data):
             raise ConfigError(f"{path} holds {len(data)} samples, fewer than the {n} requested")
-        data = Subset(data, range(n) if first else range(len(data) - n, len(data)))
+        data = Subset(data, range(n))
     return data
 
 
@@ -121,7 +121,7 @@ def build_run(cfg: RunConfig) -> tuple[Trainer, object]:
     train = Subset(full, range(len(full) - n_val)) if n_val else full
     eval_sets = {"val": Subset(full, range(len(full) - n_val, len(full)))} if n_val else {}
     for name, path in d.test.items():
-        eval_sets[name] = _load(path, d, d.test_subsample.get(name, 1), d.n_test, first=False)
+        eval_sets[name] = _load(path, d, d.test_subsample.get(name, 1), d.n_test)
     if cfg.loss.name not in LOSSES:
         raise ConfigError(f"loss.name must be one of {', '.join(LOSSES)}, got {cfg.loss.name!r}")
     try:
