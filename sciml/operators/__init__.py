@@ -11,10 +11,11 @@ from __future__ import annotations
 import inspect
 
 from .baselines import fno
+from .mgno import MgConv, MgNO
 
-MODELS = {"fno": fno}
+MODELS = {"fno": fno, "mgno": MgNO}
 
-__all__ = ["MODELS", "build_model", "fno"]
+__all__ = ["MODELS", "MgConv", "MgNO", "build_model", "fno"]
 
 
 def build_model(spec: dict):
