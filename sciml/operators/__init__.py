@@ -11,11 +11,12 @@ from __future__ import annotations
 import inspect
 
 from .baselines import fno
+from .lsm import LSM, NeuralSpectralBlock
 from .mgno import MgConv, MgNO
 
-MODELS = {"fno": fno, "mgno": MgNO}
+MODELS = {"fno": fno, "lsm": LSM, "mgno": MgNO}
 
-__all__ = ["MODELS", "MgConv", "MgNO", "build_model", "fno"]
+__all__ = ["LSM", "MODELS", "MgConv", "MgNO", "NeuralSpectralBlock", "build_model", "fno"]
 
 
 def build_model(spec: dict):
