@@ -104,7 +104,10 @@ class BurgersRamp(ParametricLaw1D):
     0. After: a shock between ``a`` and 0 at ``x_s = (a t - 1) / 2`` (Rankine–Hugoniot
     speed ``a / 2``), which leaves the domain at ``t = 3 / a``. Mass
     ``b(t) = (a / 2)(1 + a t)`` while the shock is inside, then ``2a`` (the spec's formula
-    holds up to ``t = 3 / a``; for ``a > 3`` the shock exits before ``t = 1``).
+    holds up to ``t = 3 / a``; for ``a > 3`` the shock exits before ``t = 1``). Check:
+    ``b' = a^2 / 2``, the inflow flux ``F(a)`` at ``x = -1``, while nothing leaves at
+    ``x = 1`` (``u = 0`` there). The autograd residual vanishes away from the kinks
+    ``x = -1 + a t``, ``x = 0`` and the shock, where only the weak form holds.
     """
 
     name = "burgers_ramp"
@@ -112,6 +115,7 @@ class BurgersRamp(ParametricLaw1D):
     param_meaning = "the ramp height"
 
     def exact(self, param, t, x):
+        """The entropy solution; ``param`` is read as ``(n, 1, 1)`` and broadcast with ``t``, ``x``."""
         a = _param(param)
         t, x = torch.as_tensor(t, dtype=torch.float64), torch.as_tensor(x, dtype=torch.float64)
         before = 1 - a * t > 0
@@ -126,10 +130,11 @@ class BurgersRamp(ParametricLaw1D):
         return torch.clamp(0.5 * a * (1 + a * t), max=2 * a)
 
     def flux(self, param, u):
+        """``F(u) = u^2 / 2``."""
         return 0.5 * u * u
 
     def boundary_condition(self, param, t):
-        """Inflow value ``u(-1, t) = a`` (outflow on the right)."""
+        """``(u(-1, t), None)``: the inflow value ``a``, ``(n, *t.shape)``; outflow on the right."""
         a, t = _per_sample(param, t)
         return a * torch.ones_like(t), None
 

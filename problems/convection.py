@@ -91,16 +91,37 @@ class Advection(ParametricLaw1D):
     ``u_t + a u_x = 0`` on ``x in [0, 1]``, ``t in [0, 1]``, ``u_0 = 1{x <= 1/2}``,
     inflow ``u(0, t) = 1``; speed ``a > 0`` per sample, ``a ~ U[1, 5]`` (test {1, 3}).
 
-    Along characteristics ``u(x, t) = 1{x - a t <= 1/2}``: the step moves right at speed
-    ``a`` and leaves through ``x = 1`` at ``t = 1 / (2a)``. Mass
-    ``b(t) = 1/2 + min(a t, 1/2)`` (inflow ``a`` per unit time until the domain is full).
+    ``u`` is constant along the characteristics ``x - a t = const``; those from ``x_0 in
+    [0, 1]`` carry ``u_0(x_0)`` and those entering at ``x = 0`` (``x < a t``) carry the inflow
+    value 1, so ``u(x, t) = 1{x - a t <= 1/2}``: the step moves right at speed ``a`` and
+    leaves through ``x = 1`` at ``t = 1 / (2a)``. Mass ``b(t) = 1/2 + min(a t, 1/2)``: the
+    inflow flux ``a`` enters until the step reaches ``x = 1``, after which the outflow
+    flux ``a`` balances it. The closed form is discontinuous, so the autograd residual
+    applies to smooth ``u_fn`` only (any ``f(x - a t)`` gives 0).
+
+    Args:
+        resolution, n_times, param_range: as for every one-parameter law (grid of
+            :meth:`solve`, range of :meth:`sample_inputs`).
+        reconstruction: the finite-volume scheme of :meth:`solve_fv`, with the upwind
+            flux and SSP-RK3: ``"constant"`` (first-order upwind; L1 error
+            ``O(dx^(1/2))`` at the step) or ``"muscl"`` (van Leer-limited, second order
+            where smooth; ``O(dx^(2/3))`` at the step).
     """
 
     name = "advection"
     x_range, t_end, param_name, param_range = (0.0, 1.0), 1.0, "a", (1.0, 5.0)
     param_meaning = "the advection speed, inflow on the left"
+    reconstructions = ("constant", "muscl")
+
+    def __init__(self, resolution: int = 201, n_times: int = 201, param_range=None, reconstruction: str = "muscl"):
+        if reconstruction not in self.reconstructions:
+            raise ValueError(f"reconstruction must be one of {', '.join(map(repr, self.reconstructions))}, "
+                             f"got {reconstruction!r}")
+        super().__init__(resolution, n_times, param_range)
+        self.reconstruction = reconstruction
 
     def exact(self, param, t, x):
+        """``1{x - a t <= 1/2}``; ``param`` is read as ``(n, 1, 1)`` and broadcast with ``t``, ``x``."""
         a = _param(param)
         return (x - a * t <= 0.5).to(torch.float64)
 
@@ -110,13 +131,16 @@ class Advection(ParametricLaw1D):
         return 0.5 + torch.clamp(a * t, max=0.5)
 
     def flux(self, param, u):
+        """``F(u) = a u``; ``param`` broadcasts against ``u``."""
         return torch.as_tensor(param, dtype=u.dtype, device=u.device) * u
 
     def boundary_condition(self, param, t):
-        """Inflow value ``u(0, t) = 1`` (no condition on the right: outflow)."""
-        return torch.ones_like(torch.as_tensor(t, dtype=torch.float64)), None
+        """``(u(0, t), None)``: the inflow value 1, ``(n, *t.shape)``; no condition at the
+        outflow boundary ``x = 1``."""
+        a, t = _per_sample(param, t)
+        return torch.ones_like(a * t), None
 
     def _scheme(self, p, cells):
         return FiniteVolume1D(cells, flux=ConvexFlux(lambda u: p * u, lambda u: p.expand_as(u)),
-                              numerical_flux="upwind", reconstruction="muscl", limiter="vanleer",
+                              numerical_flux="upwind", reconstruction=self.reconstruction, limiter="vanleer",
                               bc=("inflow", "outflow"), left=1.0)
