@@ -15,6 +15,7 @@ FIGURES = {
     "define_a_problem.py": ["airy_sample.png", "airy.h5"],
     "neural_ode_spiral.py": ["spiral.png"],
     "train_an_operator.py": ["ns_prediction.png", "ns32.h5"],
+    "mgno_vs_fno.py": ["mgno_vs_fno.png"],
 }
 
 
