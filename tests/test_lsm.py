@@ -41,3 +41,19 @@ def test_padding_must_fit_the_patches():
         model(torch.randn(1, 1, 85, 85))
     with pytest.raises(ValueError, match=r"expects \(batch, 1, H, W\)"):
         model(torch.randn(1, 2, 85, 85))
+
+
+def test_three_dimensional_model():
+    """The plasticity configuration's shape pattern (101 x 31 x 20, patches 7 x 2 x 2): pad
+    (11, 1, 12) in axis order reaches 112 x 32 x 32; a small width keeps the test fast."""
+    model = LSM(in_channels=1, out_channels=4, width=8, patch=(7, 2, 2), padding=(11, 1, 12), ndim=3)
+    x = torch.randn(1, 1, 101, 31, 20)
+    assert model(x).shape == (1, 4, 101, 31, 20)
+    block = NeuralSpectralBlock(16, patch=(2, 2, 2), ndim=3)
+    y = torch.randn(2, 16, 4, 4, 6)
+    block(y, record_attention=True)
+    assert torch.allclose(block.last_attention[0].sum(-1), torch.ones(()), atol=1e-6)
+    with pytest.raises(ValueError, match="multiple of 16 x patch"):
+        LSM(width=8, patch=(7, 2, 2), padding=(12, 1, 11), ndim=3)(x)
+    with pytest.raises(ValueError, match="width must be a multiple"):
+        LSM(width=12)

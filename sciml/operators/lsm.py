@@ -1,4 +1,5 @@
-"""Latent Spectral Models (Wu, Hu, Luo, Wang & Long, ICML 2023, arXiv 2301.12664), 2-D.
+"""Latent Spectral Models (Wu, Hu, Luo, Wang & Long, ICML 2023, arXiv 2301.12664), in 2-D
+and 3-D (``ndim``).
 
 A five-scale U-Net (double 3x3 convolutions with batch norm and ReLU; max-pool down,
 bilinear up) whose every skip connection and bottleneck passes through a *neural
@@ -32,31 +33,46 @@ from torch import nn
 __all__ = ["LSM", "NeuralSpectralBlock"]
 
 
-def _double_conv(c_in: int, c_out: int, c_mid: int | None = None) -> nn.Sequential:
+_CONV = {2: nn.Conv2d, 3: nn.Conv3d}
+_NORM = {2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
+_POOL = {2: nn.MaxPool2d, 3: nn.MaxPool3d}
+
+
+def _double_conv(c_in: int, c_out: int, c_mid: int | None = None, ndim: int = 2) -> nn.Sequential:
     c_mid = c_mid or c_out
-    return nn.Sequential(nn.Conv2d(c_in, c_mid, 3, padding=1, bias=False), nn.BatchNorm2d(c_mid), nn.ReLU(),
-                         nn.Conv2d(c_mid, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
+    conv, norm = _CONV[ndim], _NORM[ndim]
+    return nn.Sequential(conv(c_in, c_mid, 3, padding=1, bias=False), norm(c_mid), nn.ReLU(),
+                         conv(c_mid, c_out, 3, padding=1, bias=False), norm(c_out), nn.ReLU())
+
+
+def _as_tuple(v, ndim: int) -> tuple[int, ...]:
+    out = tuple(int(x) for x in v) if isinstance(v, (tuple, list)) else (int(v),) * ndim
+    if len(out) != ndim:
+        raise ValueError(f"expected {ndim} values, got {v!r}")
+    return out
 
 
 class NeuralSpectralBlock(nn.Module):
-    """Patchwise latent attention with a sin/cos basis transition (see the module docstring)."""
+    """Patchwise latent attention with a sin/cos basis transition (see the module docstring);
+    ``patch`` is a side or one side per axis, ``ndim`` 2 or 3."""
 
-    def __init__(self, channels: int, num_basis: int = 12, num_token: int = 4, patch: int = 6, heads: int = 8):
+    def __init__(self, channels: int, num_basis: int = 12, num_token: int = 4, patch=6, heads: int = 8,
+                 ndim: int = 2):
         super().__init__()
         if channels % heads:
             raise ValueError(f"channels ({channels}) must be a multiple of heads ({heads})")
-        self.channels, self.num_basis, self.num_token, self.patch, self.heads = channels, num_basis, num_token, \
-            patch, heads
+        self.channels, self.num_basis, self.num_token, self.heads = channels, num_basis, num_token, heads
+        self.ndim, self.patch = ndim, _as_tuple(patch, ndim)
         self.weights = nn.Parameter(torch.rand(channels, 2 * num_basis) / channels)
         self.latent = nn.Parameter(torch.rand(heads, num_token, channels // heads) / channels)
-        self.to_kv = nn.Conv2d(channels, 2 * channels, 1)
-        self.to_q = nn.Conv2d(channels, channels, 1)
+        self.to_kv = _CONV[ndim](channels, 2 * channels, 1)
+        self.to_q = _CONV[ndim](channels, channels, 1)
         self.register_buffer("frequencies", torch.arange(num_basis, dtype=torch.float32) / num_basis,
                              persistent=False)
         self.last_attention = None  # (encoder, decoder) weights of the last call when record_attention
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, C, p, p) -> (N, heads, p*p, C/heads)``."""
+        """``(N, C, *patch) -> (N, heads, pixels, C/heads)``."""
         n, c = x.shape[:2]
         return x.reshape(n, self.heads, c // self.heads, -1).transpose(-1, -2)
 
@@ -67,11 +83,14 @@ class NeuralSpectralBlock(nn.Module):
         return z + torch.einsum("ncmk,ck->ncm", basis, self.weights)
 
     def forward(self, x: torch.Tensor, record_attention: bool = False) -> torch.Tensor:
-        b, c, h, w = x.shape
-        p = self.patch
-        if h % p or w % p:
-            raise ValueError(f"a {h}x{w} field does not split into {p}x{p} patches")
-        patches = x.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5).reshape(-1, c, p, p)
+        b, c, *sizes = x.shape
+        d, p = self.ndim, self.patch
+        if len(sizes) != d or any(n % q for n, q in zip(sizes, p)):
+            raise ValueError(f"a field of size {tuple(sizes)} does not split into {p} patches")
+        counts = [n // q for n, q in zip(sizes, p)]
+        split = [v for pair in zip(counts, p) for v in pair]  # (n1, p1, n2, p2, ...)
+        order = [0] + [2 + 2 * i for i in range(d)] + [1] + [3 + 2 * i for i in range(d)]
+        patches = x.reshape(b, c, *split).permute(order).reshape(-1, c, *p)
         k, v = self.to_kv(patches).chunk(2, dim=1)
         k, v = self._heads(k), self._heads(v)  # (N, heads, L, d)
         latent = self.latent.unsqueeze(0)  # (1, heads, M, d)
@@ -82,67 +101,86 @@ class NeuralSpectralBlock(nn.Module):
         tokens = z.reshape(n, self.heads, c // self.heads, self.num_token).transpose(-1, -2)
         q = self._heads(self.to_q(patches))  # (N, heads, L, d)
         dec = torch.softmax(q @ tokens.transpose(-1, -2), dim=-1)  # over the tokens
-        out = (dec @ tokens).transpose(-1, -2).reshape(n, c, p, p) + patches
+        out = (dec @ tokens).transpose(-1, -2).reshape(n, c, *p) + patches
         if record_attention:
             self.last_attention = (enc.detach(), dec.detach())
-        return out.reshape(b, h // p, w // p, c, p, p).permute(0, 3, 1, 4, 2, 5).reshape(b, c, h, w)
+        inverse = [0] + [1 + d] + [v for i in range(d) for v in (1 + i, 2 + d + i)]
+        return out.reshape(b, *counts, c, *p).permute(inverse).reshape(b, c, *sizes)
 
 
 class _Up(nn.Module):
-    def __init__(self, c_in: int, c_out: int):
+    def __init__(self, c_in: int, c_out: int, ndim: int):
         super().__init__()
-        self.conv = _double_conv(c_in, c_out, c_in // 2)
+        self.conv = _double_conv(c_in, c_out, c_in // 2, ndim)
+        self.mode = "bilinear" if ndim == 2 else "trilinear"
 
     def forward(self, coarse: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        up = F.interpolate(coarse, scale_factor=2, mode="bilinear", align_corners=True)
-        dh, dw = skip.shape[-2] - up.shape[-2], skip.shape[-1] - up.shape[-1]
-        up = F.pad(up, [dw // 2, dw - dw // 2, dh // 2, dh - dh // 2])
-        return self.conv(torch.cat([skip, up], dim=1))
+        up = F.interpolate(coarse, scale_factor=2, mode=self.mode, align_corners=True)
+        pad = []
+        for axis in range(skip.dim() - 1, 1, -1):  # F.pad lists the last axis first
+            diff = skip.shape[axis] - up.shape[axis]
+            pad += [diff // 2, diff - diff // 2]
+        return self.conv(torch.cat([skip, F.pad(up, pad)], dim=1))
 
 
 class LSM(nn.Module):
-    """Latent Spectral Model, 2-D: ``(batch, in_channels, H, W) -> (batch, out_channels, H, W)``.
+    """Latent Spectral Model: ``(batch, in_channels, *space) -> (batch, out_channels, *space)``
+    with ``ndim`` = 2 or 3 space axes.
 
     Args:
-        width: channels of the finest scale (scales carry ``w, 2w, 4w, 8w, 8w``).
-        patch: patch side of the spectral blocks; ``H + pad_H`` and ``W + pad_W`` must be
-            multiples of ``16 * patch``.
-        padding: ``(pad_H, pad_W)`` zero padding on the high side (reference Darcy: 11, 11).
+        width: channels of the finest scale (scales carry ``w, 2w, 4w, 8w, 8w``); a multiple
+            of the 8 attention heads.
+        patch: patch side (or one per axis) of the spectral blocks; every padded side must
+            be a multiple of ``16 * patch`` (five scales, the coarsest one patch wide).
+        padding: zero padding on the high side of each axis (reference Darcy: 11, 11).
         num_basis, num_token: the transition's basis size and latent tokens per head.
     """
 
-    def __init__(self, in_channels: int = 1, out_channels: int = 1, width: int = 64, patch: int = 6,
-                 padding: tuple[int, int] = (11, 11), num_basis: int = 12, num_token: int = 4):
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, width: int = 64, patch=6, padding=(11, 11),
+                 num_basis: int = 12, num_token: int = 4, ndim: int = 2):
         super().__init__()
-        self.in_channels, self.patch, self.padding = in_channels, patch, (int(padding[0]), int(padding[1]))
-        w = width
-        self.lift = nn.Conv2d(in_channels + 2, w, 1)
-        self.inc = _double_conv(w, w)
+        if ndim not in (2, 3):
+            raise ValueError(f"ndim must be 2 or 3, got {ndim}")
+        if width % 8:
+            raise ValueError(f"width must be a multiple of the 8 attention heads, got {width}")
+        self.in_channels, self.ndim = in_channels, ndim
+        self.patch, self.padding = _as_tuple(patch, ndim), _as_tuple(padding, ndim)
+        w, conv = width, _CONV[ndim]
+        self.lift = conv(in_channels + ndim, w, 1)
+        self.inc = _double_conv(w, w, ndim=ndim)
         widths = [w, 2 * w, 4 * w, 8 * w, 8 * w]
-        self.down = nn.ModuleList([nn.Sequential(nn.MaxPool2d(2), _double_conv(widths[i], widths[i + 1]))
+        self.down = nn.ModuleList([nn.Sequential(_POOL[ndim](2), _double_conv(widths[i], widths[i + 1], ndim=ndim))
                                    for i in range(4)])
-        self.up = nn.ModuleList([_Up(16 * w, 4 * w), _Up(8 * w, 2 * w), _Up(4 * w, w), _Up(2 * w, w)])
-        self.blocks = nn.ModuleList([NeuralSpectralBlock(c, num_basis, num_token, patch) for c in widths])
-        self.out = nn.Conv2d(w, w, 1)
-        self.head = nn.Sequential(nn.Conv2d(w, 128, 1), nn.GELU(), nn.Conv2d(128, out_channels, 1))
+        self.up = nn.ModuleList([_Up(16 * w, 4 * w, ndim), _Up(8 * w, 2 * w, ndim), _Up(4 * w, w, ndim),
+                                 _Up(2 * w, w, ndim)])
+        self.blocks = nn.ModuleList([NeuralSpectralBlock(c, num_basis, num_token, self.patch, ndim=ndim)
+                                     for c in widths])
+        self.out = conv(w, w, 1)
+        self.head = nn.Sequential(conv(w, 128, 1), nn.GELU(), conv(128, out_channels, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"LSM expects (batch, {self.in_channels}, H, W), got {tuple(x.shape)}")
-        b, _, h, w = x.shape
-        (ph, pw), unit = self.padding, 16 * self.patch
-        if (h + ph) % unit or (w + pw) % unit:
-            raise ValueError(f"the padded grid ({h} + {ph}) x ({w} + {pw}) must be a multiple of 16 x patch = {unit} "
-                             f"per side (five scales, the coarsest one patch wide); e.g. padding "
-                             f"({-h % unit}, {-w % unit})")
-        gx = torch.linspace(0, 1, h, dtype=x.dtype, device=x.device).view(1, 1, h, 1).expand(b, 1, h, w)
-        gy = torch.linspace(0, 1, w, dtype=x.dtype, device=x.device).view(1, 1, 1, w).expand(b, 1, h, w)
-        u = F.pad(self.lift(torch.cat([x, gx, gy], dim=1)), [0, pw, 0, ph])
+        d = self.ndim
+        if x.dim() != d + 2 or x.shape[1] != self.in_channels:
+            raise ValueError(f"LSM expects (batch, {self.in_channels}, {', '.join('HWD'[:d])}), got {tuple(x.shape)}")
+        b, sizes = x.shape[0], x.shape[2:]
+        padded = [n + q for n, q in zip(sizes, self.padding)]
+        units = [16 * p for p in self.patch]
+        if any(n % u for n, u in zip(padded, units)):
+            raise ValueError(f"the padded grid {' x '.join(f'({n} + {q})' for n, q in zip(sizes, self.padding))} must "
+                             f"be a multiple of 16 x patch = {' x '.join(map(str, units))} per axis (five scales, "
+                             f"the coarsest one patch wide); e.g. padding {tuple(-n % u for n, u in zip(sizes, units))}")
+        grids = []
+        for axis, n in enumerate(sizes):
+            shape = [1, 1] + [1] * d
+            shape[2 + axis] = n
+            grids.append(torch.linspace(0, 1, n, dtype=x.dtype, device=x.device).view(shape).expand(b, 1, *sizes))
+        pad = [v for q in reversed(self.padding) for v in (0, q)]
+        u = F.pad(self.lift(torch.cat([x, *grids], dim=1)), pad)
         skips = [self.inc(u)]
         for down in self.down:
             skips.append(down(skips[-1]))
         u = self.blocks[4](skips[4])
         for level, up in zip((3, 2, 1, 0), self.up):
             u = up(u, self.blocks[level](skips[level]))
-        u = self.out(u)[..., :h, :w]
+        u = self.out(u)[(Ellipsis,) + tuple(slice(0, n) for n in sizes)]
         return self.head(u)
