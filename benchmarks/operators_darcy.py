@@ -43,7 +43,8 @@ MODELS = {
     "mgno": {"model": {"name": "mgno", "channels": 12, "n_layers": 4,
                        "num_iteration": [[1, 0], [1, 0], [1, 0], [2, 0]]},
              "optimizer": {"name": "adamw", "lr": 2e-3, "weight_decay": 1e-4},
-             "scheduler": {"name": "onecycle", "pct_start": 0.2, "div_factor": 2.0, "final_div_factor": 100.0}},
+             "scheduler": {"name": "onecycle", "pct_start": 0.2, "div_factor": 2.0, "final_div_factor": 100.0,
+                           "interval": "step"}},
     # patch and padding are set per grid in run_model (padded side = 16 x patch)
     "lsm": {"model": {"name": "lsm", "width": 8, "num_basis": 12, "num_token": 4},
             "optimizer": {"name": "adamw", "lr": 1e-3, "weight_decay": 1e-4}, "scheduler": {"name": "cosine"}},

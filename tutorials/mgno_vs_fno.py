@@ -52,7 +52,8 @@ models = {
             "optimizer": {"name": "adamw", "lr": 5e-3, "weight_decay": 1e-4}, "scheduler": {"name": "cosine"}},
     "MgNO": {"model": {"name": "mgno", "channels": 24, "n_layers": 4, "num_iteration": [[1, 0]] * 4 + [[2, 0]]},
              "optimizer": {"name": "adamw", "lr": 2e-3, "weight_decay": 1e-4},
-             "scheduler": {"name": "onecycle", "pct_start": 0.2, "div_factor": 2.0, "final_div_factor": 100.0}},
+             "scheduler": {"name": "onecycle", "pct_start": 0.2, "div_factor": 2.0, "final_div_factor": 100.0,
+                           "interval": "step"}},
 }
 results, trained = {}, {}
 for name, spec in models.items():

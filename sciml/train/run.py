@@ -105,6 +105,9 @@ def _scheduler(cfg: RunConfig, steps_per_epoch: int):
     if s.name == "step":
         return lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=s.step_size, gamma=s.gamma)
     if s.name == "onecycle":
+        if s.pct_start * total < 2 or (1 - s.pct_start) * total < 2:
+            raise ConfigError(f"the one-cycle schedule needs >= 2 {s.interval}s in each phase, but {total} {s.interval}s "
+                              f"with pct_start={s.pct_start} leave fewer; use scheduler.interval=step or more epochs")
         return lambda o: torch.optim.lr_scheduler.OneCycleLR(
             o, max_lr=cfg.optimizer.lr, total_steps=total, pct_start=s.pct_start, div_factor=s.div_factor,
             final_div_factor=s.final_div_factor)
