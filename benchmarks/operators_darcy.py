@@ -76,14 +76,14 @@ def data_files(setting: str, out: Path, n_train: int, quick: bool) -> dict:
             "normalize_inputs": "scalar", "normalize_outputs": "scalar"}
 
 
-def run_model(name: str, data: dict, epochs: int, out: Path, seed: int, grid: int) -> dict:
+def run_model(name: str, data: dict, epochs: int, out: Path, seed: int, grid: int, batch: int) -> dict:
     spec = {**MODELS[name]}
     if name == "lsm":
         spec["model"] = {**spec["model"], **_lsm_grid(grid)}
     cfg = load_config(None, base={
         "seed": seed, "out_dir": str(out / name), "data": data, **spec,
         "loss": {"name": "h1", "args": {"periodic": True, "method": "fd"}}, "metrics": ["l2", "h1"],
-        "trainer": {"max_epochs": epochs, "batch_size": 32 if data["format"] == "pt" else 16, "progress": False}})
+        "trainer": {"max_epochs": epochs, "batch_size": batch, "progress": False}})
     torch.manual_seed(seed)
     trainer, train = build_run(cfg)
     start = time.perf_counter()
@@ -120,7 +120,8 @@ def main(argv=None):
     setting = "darcy64" if args.quick else args.setting
     data = data_files(setting, out / "data", n_train, args.quick)
     tests = list(data["test"])
-    rows = {name: run_model(name, data, epochs, out, args.seed, int(tests[0])) for name in args.models}
+    batch = 8 if args.quick else (32 if data["format"] == "pt" else 16)
+    rows = {name: run_model(name, data, epochs, out, args.seed, int(tests[0]), batch) for name in args.models}
     print(f"{setting}: {n_train} training samples, {epochs} epochs, seed {args.seed}, {args.threads} thread(s); "
           f"relative errors, zero-shot at {tests[-1]}^2")
     header = "".join(f"{f'L2 {t}':>10}{f'H1 {t}':>10}" for t in tests)
