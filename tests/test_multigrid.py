@@ -7,19 +7,9 @@ import pytest
 import scipy.sparse.linalg as spl
 import torch
 
-from sciml.pde._multigrid import (
-    MultigridHierarchy,
-    apply_operator,
-    assemble_scipy,
-    bilinear_weights,
-    galerkin_coarsen,
-    five_point_stencil,
-    operator_weights,
-    multigrid_solve,
-    pcg,
-    prolong,
-    restrict,
-)
+from sciml.pde._mg_stencil import five_point_stencil
+from sciml.pde._mg_transfer import bilinear_weights, galerkin_coarsen, operator_weights, prolong, restrict
+from sciml.pde._multigrid import MultigridHierarchy, apply_operator, assemble_scipy, multigrid_solve, pcg
 
 DT = torch.float64
 
