@@ -19,4 +19,4 @@ def test_quick_comparison_runs_and_every_model_learns(tmp_path):
     for name, r in rows.items():
         assert min(r["32/l2"], r["32/h1"]) < 0.7 and math.isfinite(r["64/l2"]), (name, r)
         assert r["params"] > 0 and r["epoch_s"] > 0 and r["infer_per_s"] > 0
-    assert rows["mgno"]["params"] == 91_359 and rows["fno"]["params"] == 99_721
+    assert rows["mgno"]["params"] == 117_648 and rows["fno"]["params"] == 99_721
