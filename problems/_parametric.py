@@ -115,7 +115,7 @@ class ParametricLaw1D(Problem):
     # --------------------------------------------------------------- finite volumes
     def solve_fv(self, inputs: torch.Tensor, cells: int = 200, cfl: float = 0.4, times=None) -> torch.Tensor:
         """Cell averages from finite volumes, ``(n, len(times), cells)`` (default times:
-        the problem's grid), started from the exact cell averages at ``times[0]``."""
+        the problem's grid), started from the closed form sampled at the cell centres at ``times[0]``."""
         p = self._check_param(inputs).reshape(-1, 1)
         times = self.t() if times is None else torch.as_tensor(times, dtype=torch.float64)
         scheme = self._scheme(p, cells)
