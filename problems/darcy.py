@@ -37,8 +37,8 @@ class Darcy(Problem):
         tol: relative residual ``||f - A u|| / ||f||`` the solver reaches.
         max_iter: conjugate-gradient iterations before giving up.
         interpolation: the multigrid prolongation inside the preconditioner. Under CG the
-            cheaper bilinear cycle wins on CPU: 9 iterations at 7.7 ms/sample each against 7
-            at 10.5 ms with operator-dependent weights (257^2, batch 16, float32 cycle),
+            cheaper bilinear cycle wins on CPU: 9 iterations at 5.6 ms/sample each against 7
+            at 9.4 ms with operator-dependent weights (257^2, batch 16, float32 cycle),
             whose per-sample transfer weights cost memory traffic.
     """
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Callable
