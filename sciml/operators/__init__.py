@@ -1,7 +1,8 @@
 """Neural operators, and the registry the CLI and configs build models from.
 
 ``build_model({"name": "fno", ...})`` returns a ``torch.nn.Module`` mapping
-``(batch, in_channels, *space)`` to ``(batch, out_channels, *space)``. Every entry
+``(batch, in_channels, *space)`` to ``(batch, out_channels, *space)`` (``"sfno"``:
+``(batch, x, y, T_in)`` frames to ``(batch, x, y, T_out)``). Every entry
 of ``MODELS`` is a factory taking plain keyword arguments; unknown arguments are
 reported with the accepted ones.
 """
@@ -13,10 +14,13 @@ import inspect
 from .baselines import fno
 from .lsm import LSM, NeuralSpectralBlock
 from .mgno import MgConv, MgNO
+from .refiner import BochnerL2, Refinement, TrajectoryWindows, refine, train_sfno
+from .sfno import SFNO, SpaceTimeSpectralConv
 
-MODELS = {"fno": fno, "lsm": LSM, "mgno": MgNO}
+MODELS = {"fno": fno, "lsm": LSM, "mgno": MgNO, "sfno": SFNO}
 
-__all__ = ["LSM", "MODELS", "MgConv", "MgNO", "NeuralSpectralBlock", "build_model", "fno"]
+__all__ = ["BochnerL2", "LSM", "MODELS", "MgConv", "MgNO", "NeuralSpectralBlock", "Refinement", "SFNO",
+           "SpaceTimeSpectralConv", "TrajectoryWindows", "build_model", "fno", "refine", "train_sfno"]
 
 
 def build_model(spec: dict):
