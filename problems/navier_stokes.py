@@ -214,6 +214,22 @@ class NavierStokes(Problem):
         psi = self.streamfunction(w.to(torch.float64))
         return 0.5 * grid.sobolev_norm(psi, 1.0, shift=0.0, squared=True).to(w.dtype)
 
+    def energy_spectrum(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Shell-summed kinetic energy spectrum: ``k = 1, 2, ...`` (integer wavenumbers,
+        shell ``k - 1/2 <= |m| < k + 1/2``) and ``E(k)`` per field, ``(..., k_max)``, with
+        ``sum_k E(k) = energy(w)`` (all modes up to the grid's corner are counted)."""
+        grid = self._grid_of(w)
+        w64 = w.to(torch.float64)
+        w_hat = grid.fft(w64)
+        k2 = grid.k_squared(torch.float64, w.device)
+        density = torch.where(k2 > 0, 0.5 * (w_hat.real ** 2 + w_hat.imag ** 2) / torch.where(k2 > 0, k2, 1.0), 0.0)
+        density = density * grid.mode_weights(torch.float64, w.device)
+        shell = torch.round(k2.sqrt() / (2 * math.pi)).long().expand(density.shape[-2:])
+        k_max = int(shell.max())
+        flat = density.flatten(-2)
+        spectrum = flat.new_zeros(*flat.shape[:-1], k_max + 1).index_add_(-1, shell.flatten(), flat)
+        return torch.arange(1, k_max + 1, device=w.device), spectrum[..., 1:].to(w.dtype)
+
     def enstrophy(self, w: torch.Tensor) -> torch.Tensor:
         """Enstrophy ``Z = 1/2 int w^2 dx`` per field; ``dE/dt = -2 nu Z`` without forcing."""
         return 0.5 * self._grid_of(w).sobolev_norm(w.to(torch.float64), 0.0, squared=True).to(w.dtype)

@@ -177,3 +177,14 @@ def test_generate_round_trip_and_errors(tmp_path):
         problem.solve(torch.zeros(2, 8, 8))
     with pytest.raises(ValueError, match="T >= 5"):
         problem.residual(torch.zeros(1, 3, 16, 16), 0.1)
+
+
+def test_energy_spectrum_sums_to_the_energy_and_locates_a_mode():
+    problem = NavierStokes(resolution=32)
+    x, y = torch.meshgrid(torch.arange(32) / 32, torch.arange(32) / 32, indexing="ij")
+    single = torch.sin(2 * math.pi * (3 * x + 4 * y)).double()  # |m| = 5
+    k, spectrum = problem.energy_spectrum(single)
+    assert int(k[spectrum.argmax()]) == 5
+    torch.testing.assert_close(spectrum.sum(), problem.energy(single))
+    w = problem.sample_inputs(3, torch.Generator().manual_seed(0)).double()
+    torch.testing.assert_close(problem.energy_spectrum(w)[1].sum(-1), problem.energy(w))

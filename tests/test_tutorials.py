@@ -16,6 +16,7 @@ FIGURES = {
     "neural_ode_spiral.py": ["spiral.png"],
     "train_an_operator.py": ["ns_prediction.png", "ns32.h5"],
     "mgno_vs_fno.py": ["mgno_vs_fno.png"],
+    "spectral_refiner.py": ["refiner_vorticity.png", "refiner_spectra.png"],
 }
 
 

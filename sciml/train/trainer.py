@@ -84,8 +84,13 @@ class Trainer:
     """Args:
         model: the ``nn.Module`` to train.
         loss: ``loss(pred, target) -> scalar`` (e.g. ``sciml.train.losses.LpLoss()``), or
-        objective: ``objective(model, batch) -> scalar`` (exactly one of the two).
-        optimizer: a factory ``params -> optimizer`` (default Adam, lr 1e-3).
+        objective: ``objective(model, batch) -> scalar`` (exactly one of the two), or
+            ``-> (scalar, {name: term})``: the terms are logged as ``train/name``
+            (epoch means), e.g. a PINN's residual and boundary losses.
+        optimizer: a factory ``params -> optimizer`` (default Adam, lr 1e-3). With
+            ``torch.optim.LBFGS`` (or :class:`sciml.train.LBFGS`) every batch is one
+            ``step(closure)``; :class:`sciml.train.LBFGS` also logs its
+            ``stop_reason`` per epoch, and training stops once it has converged.
         scheduler: a factory ``optimizer -> scheduler`` or ``None``; stepped per epoch
             (``scheduler_interval="epoch"``) or per optimiser step (``"step"``).
         max_epochs, batch_size, seed, shuffle: the data schedule.
@@ -163,6 +168,11 @@ class Trainer:
         self.epoch, self.batches_done, self.step = 0, 0, 0
         self.best, self.bad_evals, self.history = None, 0, []
         self._epoch_loss = [0.0, 0]
+        self._terms, self._term_sums = {}, {}
+        self._needs_closure = isinstance(self.optimizer, torch.optim.LBFGS)
+        if self._needs_closure and (mixed_precision or self.world > 1 or grad_clip is not None):
+            raise ValueError("L-BFGS (a closure optimiser) runs without mixed_precision, grad_clip or "
+                             "several processes")
         self.metadata = dict(metadata or {})
         self.amp_dtype = None
         if mixed_precision:
@@ -217,9 +227,28 @@ class Trainer:
     def _compute_loss(self, batch) -> torch.Tensor:
         if self.objective is not None:
             out = self.objective(self.net, batch)
-            return out[0] if isinstance(out, tuple) else out
+            if isinstance(out, tuple):
+                self._terms = out[1] if len(out) > 1 and isinstance(out[1], dict) else {}
+                return out[0]
+            return out
         x, y = _split(batch)
         return self.loss(self.net(x), y)
+
+    def _closure_step(self, batch) -> torch.Tensor:
+        """One ``optimizer.step(closure)`` (L-BFGS); returns the loss of the closure's last
+        evaluation (with :class:`~sciml.train.LBFGS`, at the final point), whose terms
+        are the ones logged."""
+        last = []
+
+        def closure():
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self._compute_loss(batch)
+            loss.backward()
+            last[:] = [loss.detach()]
+            return loss
+
+        self.optimizer.step(closure)
+        return last[0]
 
     def fit(self, train_set: Dataset, resume: str | Path | None = None) -> list[dict]:
         """Train until ``max_epochs`` (or early stopping); ``resume="auto"`` continues
@@ -240,11 +269,20 @@ class Trainer:
                                 num_workers=self.num_workers,
                                 generator=torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch))
             self.model.train()
-            start = time.perf_counter()
+            start, stop_lbfgs = time.perf_counter(), False
             bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{self.max_epochs}",
                        disable=not self.progress or self.rank != 0, leave=False)
             for batch in bar:
                 batch = _to(batch, self.device)
+                if self._needs_closure:
+                    loss = self._closure_step(batch)
+                    if not torch.isfinite(loss):
+                        raise FloatingPointError(f"the loss became {loss.item()} at epoch {self.epoch + 1}, "
+                                                 f"step {self.step}")
+                    self._after_step(loss, bar, 1)
+                    if getattr(self.optimizer, "converged", False):
+                        break
+                    continue
                 self.optimizer.zero_grad(set_to_none=True)
                 with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.bfloat16,
                                     enabled=self.amp_dtype is not None):
@@ -268,32 +306,46 @@ class Trainer:
                     self.scaler.update()
                 else:
                     self.optimizer.step()
-                if self.scheduler is not None and self.scheduler_interval == "step":
-                    self.scheduler.step()
-                self.step += 1
-                self.batches_done += 1
-                value = float(loss.detach())
-                self._epoch_loss[0] += value
-                self._epoch_loss[1] += 1 / scale  # summed losses: the ranks' values add up to one batch
-                bar.set_postfix(loss=f"{value:.4g}")
-                if self.save_every_steps and self.step % self.save_every_steps == 0:
-                    self.save()
+                self._after_step(loss, bar, scale)
             total, batches = all_reduce_sum([self._epoch_loss[0], self._epoch_loss[1]], self.device)
             record = {"epoch": self.epoch + 1, "step": self.step,
                       "train/loss": total / max(batches, 1),
                       "lr": self.optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - start}
+            if self._term_sums:
+                names = sorted(self._term_sums)
+                sums = all_reduce_sum([self._term_sums[k] for k in names], self.device)
+                record.update({f"train/{k}": v / max(batches, 1) for k, v in zip(names, sums)})
+                self._term_sums = {}
+            if getattr(self.optimizer, "stop_reason", None) is not None:
+                record["stop_reason"] = self.optimizer.stop_reason
+                stop_lbfgs = self.optimizer.converged
             if self.scheduler is not None and self.scheduler_interval == "epoch":
                 self.scheduler.step()
             self.epoch += 1
             self.batches_done, self._epoch_loss = 0, [0.0, 0]
             if self.eval_sets and self.epoch % self.eval_every == 0:
                 record.update(self.evaluate())
-            stop = self._track(record)
+            stop = self._track(record) or stop_lbfgs
             self.history.append(record)
             self._log(record)
             if self.epoch % self.save_every == 0 or self.epoch == self.max_epochs or stop:
                 self.save()
         return self.history
+
+    def _after_step(self, loss: torch.Tensor, bar, scale: int) -> None:
+        if self.scheduler is not None and self.scheduler_interval == "step":
+            self.scheduler.step()
+        self.step += 1
+        self.batches_done += 1
+        value = float(loss.detach())
+        self._epoch_loss[0] += value
+        self._epoch_loss[1] += 1 / scale  # summed losses: the ranks' values add up to one batch
+        for name, term in self._terms.items():
+            self._term_sums[name] = self._term_sums.get(name, 0.0) + float(term) / scale
+        self._terms = {}
+        bar.set_postfix(loss=f"{value:.4g}")
+        if self.save_every_steps and self.step % self.save_every_steps == 0:
+            self.save()
 
     def _track(self, record: dict) -> bool:
         if self.monitor is None or self.monitor not in record:
