@@ -31,31 +31,35 @@ __all__ = ["Burgers", "BurgersRamp"]
 class Burgers(Problem):
     """Args:
         nu: viscosity (> 0).
-        resolution: grid points on ``[0, 1)``.
+        resolution: grid points on ``[0, length)``.
         n_times: output times on ``[0, t_end]`` (the first is the input).
         t_end: final time.
         dt: time step of the IMEX solver.
+        length: the period (1 for the FNO setting; ``2 pi`` for the PINN literature's
+            ``u_0 = sin x + C``).
     """
 
     name = "burgers"
 
     def __init__(self, nu: float = 0.1, resolution: int = 256, n_times: int = 2, t_end: float = 1.0,
-                 dt: float = 1e-3):
-        if not (nu > 0 and t_end > 0 and dt > 0 and resolution >= 8 and n_times >= 2):
+                 dt: float = 1e-3, length: float = 1.0):
+        if not (nu > 0 and t_end > 0 and dt > 0 and resolution >= 8 and n_times >= 2 and length > 0):
             raise ValueError(f"need nu > 0, t_end > 0, dt > 0, resolution >= 8, n_times >= 2; got nu={nu}, "
                              f"t_end={t_end}, dt={dt}, resolution={resolution}, n_times={n_times}")
         self.nu, self.resolution, self.n_times, self.t_end = float(nu), int(resolution), int(n_times), float(t_end)
         steps_per_output = math.ceil(self.t_end / (self.n_times - 1) / dt - 1e-9)
         self.steps_per_output = steps_per_output
         self.dt = self.t_end / (self.n_times - 1) / steps_per_output
-        self.spectral = SpectralGrid((self.resolution,))
+        self.length = float(length)
+        self.spectral = SpectralGrid((self.resolution,), length=self.length)
 
     def parameters(self) -> dict:
         return {"nu": self.nu, "resolution": self.resolution, "n_times": self.n_times, "t_end": self.t_end,
-                "dt": self.dt}
+                "dt": self.dt, "length": self.length}
 
     def grid(self) -> dict:
-        return {"x": np.arange(self.resolution) / self.resolution, "t": np.linspace(0.0, self.t_end, self.n_times)}
+        return {"x": np.arange(self.resolution) * (self.length / self.resolution),
+                "t": np.linspace(0.0, self.t_end, self.n_times)}
 
     def sample_inputs(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """FNO's initial data ``N(0, 625 (-Delta + 25 I)^(-2))``, ``(n, resolution)`` float32."""

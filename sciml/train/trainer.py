@@ -168,7 +168,7 @@ class Trainer:
         self.epoch, self.batches_done, self.step = 0, 0, 0
         self.best, self.bad_evals, self.history = None, 0, []
         self._epoch_loss = [0.0, 0]
-        self._terms, self._term_sums = {}, {}
+        self._terms, self._term_sums, self._csv_keys = {}, {}, None
         self._needs_closure = isinstance(self.optimizer, torch.optim.LBFGS)
         if self._needs_closure and (mixed_precision or self.world > 1 or grad_clip is not None):
             raise ValueError("L-BFGS (a closure optimiser) runs without mixed_precision, grad_clip or "
@@ -386,15 +386,20 @@ class Trainer:
             return
         if self._writer is not None:
             for key, value in record.items():
-                if key not in ("epoch", "step"):
+                if key not in ("epoch", "step") and isinstance(value, (int, float)):
                     self._writer.add_scalar(key, value, record["epoch"])
             self._writer.flush()
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         with open(self.checkpoint_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
         path = self.checkpoint_dir / "metrics.csv"
+        if self._csv_keys is not None and path.is_file() and set(record) <= set(self._csv_keys):
+            with open(path, "a", newline="") as f:  # same columns: append (no quadratic rewrite)
+                csv.DictWriter(f, fieldnames=self._csv_keys).writerow(
+                    {k: record.get(k, math.nan) for k in self._csv_keys})
+            return
         rows = [json.loads(line) for line in open(self.checkpoint_dir / "metrics.jsonl")]
-        keys = list(dict.fromkeys(k for row in rows for k in row))
+        keys = self._csv_keys = list(dict.fromkeys(k for row in rows for k in row))
         tmp = path.with_name(".metrics.csv.tmp")
         with open(tmp, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=keys)

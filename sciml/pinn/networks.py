@@ -1,0 +1,126 @@
+"""Networks for physics-informed learning: an MLP on embedded coordinates, with an
+optional output transform for hard constraints.
+
+Inputs are coordinate tensors ``(N, d)`` (one column per variable, e.g. ``(x, t)``).
+
+* :class:`PeriodicEmbedding` replaces a column ``x`` of period ``L`` by
+  ``(cos 2 pi x / L, sin 2 pi x / L)``, so the network is exactly periodic in it and
+  no boundary loss is needed.
+* :class:`FourierFeatures` appends ``(cos 2 pi B x, sin 2 pi B x)`` with a fixed random
+  Gaussian matrix ``B`` (Tancik et al. 2020), against the spectral bias of MLPs.
+* ``output_transform(coords, raw) -> u`` imposes conditions exactly, e.g.
+  ``u = u0(x) + t * raw`` for an initial condition (:func:`initial_condition_transform`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["FourierFeatures", "MLP", "PINNNet", "PeriodicEmbedding", "initial_condition_transform"]
+
+_ACTIVATIONS = {"tanh": nn.Tanh, "sin": None, "gelu": nn.GELU, "silu": nn.SiLU, "relu": nn.ReLU}
+
+
+class _Sine(nn.Module):
+    def forward(self, x):
+        return torch.sin(x)
+
+
+def _activation(name: str) -> nn.Module:
+    if name not in _ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; known: {', '.join(_ACTIVATIONS)}")
+    return _Sine() if name == "sin" else _ACTIVATIONS[name]()
+
+
+class MLP(nn.Sequential):
+    """``depth`` hidden layers of ``width`` units (``depth >= 1``), then a linear output."""
+
+    def __init__(self, in_dim: int, out_dim: int, width: int = 50, depth: int = 4, activation: str = "tanh"):
+        if depth < 1 or width < 1:
+            raise ValueError(f"width and depth must be >= 1, got {width}, {depth}")
+        layers, d = [], in_dim
+        for _ in range(depth):
+            layers += [nn.Linear(d, width), _activation(activation)]
+            d = width
+        super().__init__(*layers, nn.Linear(d, out_dim))
+
+
+class PeriodicEmbedding(nn.Module):
+    """Columns ``periods = {column: L}`` become ``(cos 2 pi x / L, sin 2 pi x / L)``; the
+    other columns pass through (in order, after the embedded pairs)."""
+
+    def __init__(self, in_dim: int, periods: dict[int, float]):
+        super().__init__()
+        if not periods or any(not 0 <= c < in_dim for c in periods) or any(p <= 0 for p in periods.values()):
+            raise ValueError(f"periods must map columns in [0, {in_dim}) to positive periods, got {periods}")
+        self.in_dim, self.periods = in_dim, dict(periods)
+        self.rest = [c for c in range(in_dim) if c not in periods]
+        self.out_dim = 2 * len(periods) + len(self.rest)
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        parts = []
+        for c, period in self.periods.items():
+            angle = (2 * math.pi / period) * coords[:, c:c + 1]
+            parts += [torch.cos(angle), torch.sin(angle)]
+        return torch.cat(parts + [coords[:, self.rest]], dim=1)
+
+
+class FourierFeatures(nn.Module):
+    """``[x, cos 2 pi B x, sin 2 pi B x]`` with ``B ~ N(0, scale^2)`` of shape
+    ``(n_features, in_dim)``, fixed (a buffer, saved with the model)."""
+
+    def __init__(self, in_dim: int, n_features: int = 64, scale: float = 1.0, seed: int = 0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.register_buffer("B", scale * torch.randn(n_features, in_dim, generator=g))
+        self.out_dim = in_dim + 2 * n_features
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        angle = 2 * math.pi * coords @ self.B.to(coords.dtype).T
+        return torch.cat([coords, torch.cos(angle), torch.sin(angle)], dim=1)
+
+
+class PINNNet(nn.Module):
+    """``u(coords) = transform(coords, MLP(embedding(coords)))``.
+
+    Args:
+        in_dim, out_dim: coordinate and output dimensions.
+        width, depth, activation: the MLP.
+        embedding: ``None``, a module with ``out_dim`` (:class:`PeriodicEmbedding`,
+            :class:`FourierFeatures`), or a list of them applied in turn.
+        output_transform: ``f(coords, raw) -> u`` for hard constraints.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int = 1, width: int = 50, depth: int = 4, activation: str = "tanh",
+                 embedding: nn.Module | Sequence[nn.Module] | None = None,
+                 output_transform: Callable | None = None):
+        super().__init__()
+        stages = [] if embedding is None else list(embedding) if isinstance(embedding, (list, tuple)) else [embedding]
+        self.embedding = nn.Sequential(*stages)
+        d = stages[-1].out_dim if stages else in_dim
+        self.in_dim, self.out_dim = in_dim, out_dim
+        self.mlp = MLP(d, out_dim, width, depth, activation)
+        self.output_transform = output_transform
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        if coords.dim() != 2 or coords.shape[1] != self.in_dim:
+            raise ValueError(f"expected coordinates (N, {self.in_dim}), got {tuple(coords.shape)}")
+        raw = self.mlp(self.embedding(coords))
+        return raw if self.output_transform is None else self.output_transform(coords, raw)
+
+
+def initial_condition_transform(u0: Callable, t_column: int = -1, space_columns: Sequence[int] | None = None):
+    """``u = u0(x) + t * raw``: ``u(x, 0) = u0(x)`` exactly. ``u0`` takes the space
+    columns ``(N, d - 1)`` and returns ``(N, out_dim)``."""
+
+    def transform(coords, raw):
+        d = coords.shape[1]
+        t_col = t_column % d
+        cols = [c for c in range(d) if c != t_col] if space_columns is None else list(space_columns)
+        return u0(coords[:, cols]) + coords[:, t_col:t_col + 1] * raw
+
+    return transform
