@@ -17,6 +17,7 @@ FIGURES = {
     "train_an_operator.py": ["ns_prediction.png", "ns32.h5"],
     "mgno_vs_fno.py": ["mgno_vs_fno.png"],
     "spectral_refiner.py": ["refiner_vorticity.png", "refiner_spectra.png"],
+    "lagrangian_pinn.py": ["lpinn_solutions.png", "lpinn_losses.png"],
 }
 
 
