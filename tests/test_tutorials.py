@@ -18,6 +18,7 @@ FIGURES = {
     "mgno_vs_fno.py": ["mgno_vs_fno.png"],
     "spectral_refiner.py": ["refiner_vorticity.png", "refiner_spectra.png"],
     "lagrangian_pinn.py": ["lpinn_solutions.png", "lpinn_losses.png"],
+    "probconserv_stefan.py": ["probconserv_stefan.png"],
 }
 
 

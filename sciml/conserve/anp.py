@@ -35,7 +35,7 @@ class Attention(nn.Module):
         super().__init__()
         if hidden % heads:
             raise ValueError(f"hidden ({hidden}) must be a multiple of heads ({heads})")
-        self.heads, self.hidden = heads, hidden
+        self.heads, self.hidden, self.dropout = heads, hidden, dropout
         self.wq, self.wk, self.wv = (nn.Linear(hidden, hidden, bias=False) for _ in range(3))
         self.out = nn.Linear(2 * hidden, hidden)
         self.norm = nn.LayerNorm(hidden)
@@ -50,9 +50,12 @@ class Attention(nn.Module):
         def split(x):
             return x.view(b, x.shape[1], self.heads, d).transpose(1, 2)
 
-        scores = split(self.wq(q)) @ split(self.wk(k)).transpose(-1, -2) / math.sqrt(d)
-        attn = self.drop(torch.softmax(scores, dim=-1)) @ split(self.wv(v))
-        attn = attn.transpose(1, 2).reshape(b, nq, h)
+        # written out (not the fused kernel, which has no double backward: SoftC differentiates the
+        # residual of the output with respect to the inputs and then the weights)
+        weights = torch.softmax(split(self.wq(q)) @ split(self.wk(k)).transpose(-1, -2) / math.sqrt(d), dim=-1)
+        if self.dropout and self.training:
+            weights = self.drop(weights)
+        attn = (weights @ split(self.wv(v))).transpose(1, 2).reshape(b, nq, h)
         return self.norm(q + self.drop(self.out(torch.cat([q, attn], dim=-1))))
 
 
