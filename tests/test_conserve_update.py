@@ -106,3 +106,17 @@ def test_closed_forms_carry_the_mass_b_of_t(name):
     h = float(x[1] - x[0])
     # a jump (advection, Burgers shock, Stefan front) costs the trapezoid rule at most h * max|u|
     assert max(constraint_errors) < h * float(u.abs().max()), constraint_errors
+
+
+def test_update_is_differentiable_for_end_to_end_training():
+    """Gradients reach the model's mean and variance through the update (the layer can be
+    trained through), and agree with finite differences."""
+    mu, _, var, G, b = _prior(batch=(2,), n=12)
+    mu = mu.clone().requires_grad_(True)
+    var = var.clone().requires_grad_(True)
+
+    def f(m, v):
+        new_mean, new_var = conservation_update(m, v, G, b)
+        return (new_mean ** 2).sum() + new_var.sum()
+
+    assert torch.autograd.gradcheck(f, (mu, var))
