@@ -1,0 +1,5 @@
+"""Neural differential equations on the solver core and their regularisation."""
+
+from .neural_ode import LambdaSchedule, NeuralODE, regularizer
+
+__all__ = ["LambdaSchedule", "NeuralODE", "regularizer"]
