@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from sciml.nde import LambdaSchedule, NeuralODE, regularizer
+from sciml.nde import LambdaSchedule, NeuralODE, local_error, regularizer
 from sciml.solvers import step_error
 
 DT = torch.float64
@@ -140,3 +140,37 @@ def test_short_training_with_ernode_lowers_nfe():
     # measured: NFE 38 -> 32, MSE 0.022 -> 0.035 after 60 steps
     assert nfe[0.1][0] < nfe[0.0][0], nfe
     assert nfe[0.1][1] < 2 * nfe[0.0][1], nfe
+
+
+def test_local_regularizer_is_one_step_from_the_dense_output():
+    model = NeuralODE(Field(), rtol=1e-5, atol=1e-5, local="unbiased", seed=3)
+    z0 = torch.tensor([[1.0, -0.5], [0.3, 0.8]], dtype=DT)
+    t = torch.tensor([0.0, 0.5, 2.0], dtype=DT)
+    ys = model(z0, t)
+    plain = NeuralODE(model.func, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(ys, plain(z0, t))  # the extra output time changes nothing
+    assert 0.0 < model.t_s < 2.0
+    u_s = plain(z0, torch.tensor([0.0, model.t_s], dtype=DT))[-1]
+    value, nfe = local_error(model.func, model.t_s, u_s, 2.0, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(model.regularization(), value)
+    assert model.nfe == model.stats.nfe + nfe and nfe == 2 + 7  # step-size heuristic + tsit5 incl. its FSAL stage
+
+
+def test_local_regularizer_works_with_the_adjoint_and_biased_sampling():
+    model = NeuralODE(Field(), rtol=1e-5, atol=1e-5, local="biased", adjoint=True)
+    z0 = torch.tensor([[1.0, -0.5]], dtype=DT)
+    t = torch.tensor([0.0, 2.0], dtype=DT)
+    model(z0, t)  # first call: no previous steps, an unbiased draw
+    starts = [0.0] + list(model.stats.step_ts[:-1])
+    ys = model(z0, t)
+    assert any(abs(model.t_s - s) < 1e-12 for s in starts)
+    (ys[-1].sum() + model.regularization()).backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    model.eval()
+    model(z0, t)
+    assert model.local_value is None  # no local step at evaluation
+
+
+def test_global_and_local_cannot_be_combined():
+    with pytest.raises(ValueError, match="not both"):
+        NeuralODE(Field(), regularize="error", local="unbiased")

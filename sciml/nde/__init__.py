@@ -1,5 +1,5 @@
 """Neural differential equations on the solver core and their regularisation."""
 
-from .neural_ode import LambdaSchedule, NeuralODE, regularizer
+from .neural_ode import LambdaSchedule, NeuralODE, local_error, regularizer
 
-__all__ = ["LambdaSchedule", "NeuralODE", "regularizer"]
+__all__ = ["LambdaSchedule", "NeuralODE", "local_error", "regularizer"]

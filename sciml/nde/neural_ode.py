@@ -19,6 +19,15 @@ computes; its lambda is then the paper's times the step count). Step sizes and
 accept/reject decisions are solver control, constants for the gradient: the
 regularisers need gradients through the solver, so asking for them together with a
 continuous (backsolve) adjoint is an error.
+
+Local regularisation (Pal, Edelman & Rackauckas, ICML 2023), ``local="unbiased"`` or
+``"biased"``: each forward pass draws one time ``t_s`` (uniform on ``[t_0, t_1]``, or
+uniform over the accepted step start times of the previous solve), adds it to the
+output times so that ``u(t_s)`` comes from the solver's dense output (and is dropped
+from the returned states), and takes one differentiable step of the method from
+``(t_s, u(t_s))`` with the standard initial step size ``h`` (chosen without gradient);
+the regulariser is ``E(t_s) h``. It only adds evaluations (counted in ``nfe``) and
+works with every gradient mode, the adjoint included.
 """
 
 from __future__ import annotations
@@ -28,10 +37,11 @@ import math
 import torch
 from torch import nn
 
-from sciml.solvers import solve_ode
+from sciml.solvers import solve_ode, step_error
+from sciml.solvers._integrate import initial_step
 from sciml.solvers._ode import TABLEAUX
 
-__all__ = ["LambdaSchedule", "NeuralODE", "regularizer"]
+__all__ = ["LambdaSchedule", "NeuralODE", "local_error", "regularizer"]
 
 
 class NeuralODE(nn.Module):
@@ -47,30 +57,63 @@ class NeuralODE(nn.Module):
     """
 
     def __init__(self, func: nn.Module, method: str = "tsit5", rtol: float = 1e-6, atol: float = 1e-6,
-                 adjoint=False, regularize: str | None = None, **solver_kwargs):
+                 adjoint=False, regularize: str | None = None, local: str | None = None, seed: int = 0,
+                 **solver_kwargs):
         super().__init__()
         if regularize not in (None, "error", "stiffness"):
             raise ValueError(f"regularize must be None, 'error' or 'stiffness', got {regularize!r}")
+        if local not in (None, "unbiased", "biased"):
+            raise ValueError(f"local must be None, 'unbiased' or 'biased', got {local!r}")
+        if local is not None and regularize is not None:
+            raise ValueError("choose global (regularize=...) or local (local=...) regularisation, not both")
         if regularize is not None and adjoint is not False:
             raise ValueError("the ERNODE/SRNODE regularisers differentiate the solver's own error and stiffness "
                              "estimates, which a continuous (backsolve) adjoint does not define: use adjoint=False, "
                              "or local regularisation, which works with every gradient mode")
         self.func, self.method, self.rtol, self.atol = func, method, rtol, atol
         self.adjoint, self.regularize, self.solver_kwargs = adjoint, regularize, solver_kwargs
-        self.stats = None
+        self.local, self.generator = local, torch.Generator().manual_seed(seed)
+        self.stats, self.local_value, self.local_nfe, self.t_s = None, None, 0, None
+        self._step_starts: list[float] = []
 
     def forward(self, z0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """States at the times ``t`` ``(T,)``: ``(T, *z0.shape)``; the statistics go to ``self.stats``."""
         t = torch.as_tensor(t, dtype=z0.dtype, device=z0.device)
+        if self.local is None or not self.training:
+            sol = self._solve(z0, t)
+            self.local_value, self.local_nfe = None, 0
+            return sol.ys
+        times = t.tolist()
+        if any(b <= a for a, b in zip(times, times[1:])):
+            raise ValueError("local regularisation needs strictly increasing times")
+        t_s = self._sample_time(times[0], times[-1])
+        merged = sorted(set(times) | {t_s})
+        sol = self._solve(z0, torch.tensor(merged, dtype=z0.dtype, device=z0.device))
+        u_s = sol.ys[merged.index(t_s)]
+        keep = [merged.index(v) for v in times]
+        self.local_value, self.local_nfe = local_error(self.func, t_s, u_s, times[-1], self.method, self.rtol,
+                                                       self.atol)
+        self.t_s = t_s
+        return sol.ys[keep]
+
+    def _solve(self, z0, t):
         sol = solve_ode(self.func, z0, t, method=self.method, rtol=self.rtol, atol=self.atol, adjoint=self.adjoint,
                         stiffness=self.regularize == "stiffness", **self.solver_kwargs)
         self.stats = sol.stats
-        return sol.ys
+        if sol.stats.step_ts:
+            self._step_starts = [float(t[0])] + [float(v) for v in sol.stats.step_ts[:-1]]
+        return sol
+
+    def _sample_time(self, t0: float, t1: float) -> float:
+        u = float(torch.rand((), generator=self.generator, dtype=torch.float64))
+        if self.local == "biased" and self._step_starts:
+            return self._step_starts[min(int(u * len(self._step_starts)), len(self._step_starts) - 1)]
+        return t0 + u * (t1 - t0)
 
     @property
     def nfe(self) -> int:
-        """Function evaluations of the last forward solve."""
-        return 0 if self.stats is None else int(self.stats.nfe)
+        """Function evaluations of the last forward pass (the local step's included)."""
+        return 0 if self.stats is None else int(self.stats.nfe) + self.local_nfe
 
     @property
     def nfe_backward(self) -> int:
@@ -79,7 +122,11 @@ class NeuralODE(nn.Module):
         return 0 if self.stats is None else int(getattr(self.stats, "nfe_backward", 0) or 0)
 
     def regularization(self, reduction: str = "sum") -> torch.Tensor:
-        """:func:`regularizer` of the last solve (``regularize`` must have been set)."""
+        """:func:`regularizer` of the last solve, or the local ``E(t_s) h`` with ``local``."""
+        if self.local is not None:
+            if self.local_value is None:
+                raise RuntimeError("run the model in training mode first: the local step is taken in forward")
+            return self.local_value
         if self.regularize is None or self.stats is None:
             raise RuntimeError("build NeuralODE(..., regularize='error' or 'stiffness') and run it first")
         return regularizer(self.stats, self.regularize, reduction, self.method)
@@ -126,3 +173,21 @@ class LambdaSchedule:
         if self.kind == "constant":
             return self.lam0
         return self.lam0 * math.exp(-epoch * math.log(self.lam0 / self.lam1) / self.epochs)
+
+
+def local_error(func, t_s: float, u_s: torch.Tensor, t1: float, method: str = "tsit5", rtol: float = 1e-6,
+                atol: float = 1e-6) -> tuple[torch.Tensor, int]:
+    """``(E h, nfe)`` of one differentiable step of ``method`` from ``(t_s, u_s)``, ``h`` the
+    Hairer–Norsett–Wanner initial step (two evaluations, no gradient), capped at ``t1 - t_s``."""
+    tab = TABLEAUX[method]
+    flat = u_s.detach().reshape(-1)
+    with torch.no_grad():
+        def f(t, y):
+            return func(t, y.view_as(u_s)).reshape(-1)
+
+        t0 = torch.scalar_tensor(t_s, dtype=u_s.dtype, device=u_s.device)
+        h = initial_step(f, t_s, flat, f(t0, flat), tab.error_order, rtol, atol,
+                         lambda s: torch.scalar_tensor(s, dtype=u_s.dtype, device=u_s.device))
+    h = min(float(h), t1 - t_s) if t1 > t_s else float(h)
+    est = step_error(func, t_s, u_s, h, method, rtol=rtol, atol=atol)
+    return est.error * abs(h), 2 + est.nfe
