@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from sciml.nde import LambdaSchedule, NeuralODE, local_error, regularizer
+from sciml.nde import LambdaSchedule, NeuralODE, TaylorField, local_error, regularizer, steer_time, total_derivative
 from sciml.solvers import step_error
 
 DT = torch.float64
@@ -174,3 +174,28 @@ def test_local_regularizer_works_with_the_adjoint_and_biased_sampling():
 def test_global_and_local_cannot_be_combined():
     with pytest.raises(ValueError, match="not both"):
         NeuralODE(Field(), regularize="error", local="unbiased")
+
+
+def test_total_derivatives_of_a_linear_flow_and_the_taylor_integral():
+    """dz/dt = A z: d^K z/dt^K = A^K z, and R_K over [0, 1] matches the closed form."""
+    A = torch.tensor([[-0.5, 1.0], [-1.0, -0.5]], dtype=DT)
+    func = lambda t, z: z @ A.T  # noqa: E731
+    z = torch.tensor([[1.0, 2.0]], dtype=DT)
+    t = torch.tensor(0.0, dtype=DT)
+    for k in (1, 2, 3):
+        torch.testing.assert_close(total_derivative(func, t, z, k), z @ torch.linalg.matrix_power(A, k).T)
+
+    class Linear(nn.Module):
+        def forward(self, t, z):
+            return z @ A.T
+
+    from sciml.solvers import solve_ode
+    ts = torch.linspace(0, 1, 2001, dtype=DT)
+    ys = solve_ode(lambda s, y: y @ A.T, z, ts, rtol=1e-10, atol=1e-12).ys[:, 0]
+    integrand = (ys @ torch.linalg.matrix_power(A, 2).T).square().mean(-1)
+    expected = torch.trapezoid(integrand, ts)
+    out = solve_ode(TaylorField(Linear(), 2), (z, torch.zeros(1, 1, dtype=DT)), ts[[0, -1]], rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(out.ys[1][-1, 0, 0], expected, rtol=1e-6, atol=0)
+    with pytest.raises(ValueError, match="b="):
+        steer_time(1.0, 1.5)
+    assert 0.5 <= steer_time(1.0, 0.5, torch.Generator().manual_seed(0)) <= 1.5
