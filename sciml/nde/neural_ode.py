@@ -77,8 +77,10 @@ class NeuralODE(nn.Module):
         self._step_starts: list[float] = []
 
     def forward(self, z0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """States at the times ``t`` ``(T,)``: ``(T, *z0.shape)``; the statistics go to ``self.stats``."""
-        t = torch.as_tensor(t, dtype=z0.dtype, device=z0.device)
+        """States at the times ``t`` ``(T,)``: ``(T, *z0.shape)`` (a tuple for tuple states);
+        the statistics go to ``self.stats``."""
+        like = z0[0] if isinstance(z0, tuple) else z0
+        t = torch.as_tensor(t, dtype=like.dtype, device=like.device)
         if self.local is None or not self.training:
             sol = self._solve(z0, t)
             self.local_value, self.local_nfe = None, 0
@@ -88,6 +90,8 @@ class NeuralODE(nn.Module):
             raise ValueError("local regularisation needs strictly increasing times")
         t_s = self._sample_time(times[0], times[-1])
         merged = sorted(set(times) | {t_s})
+        if isinstance(z0, tuple):
+            raise ValueError("local regularisation takes a tensor state")
         sol = self._solve(z0, torch.tensor(merged, dtype=z0.dtype, device=z0.device))
         u_s = sol.ys[merged.index(t_s)]
         keep = [merged.index(v) for v in times]
