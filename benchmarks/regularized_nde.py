@@ -97,11 +97,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
     parser.add_argument("--methods", nargs="*", default=list(METHODS))
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--lam", type=float, default=1e-3, help="weight of the global and TayNODE regularisers")
+    parser.add_argument("--local-lam", type=float, default=1e-3, help="weight of the local regulariser")
     parser.add_argument("--quick", action="store_true", help="CI-sized: 20 iterations, one seed, tol 1e-6")
     args = parser.parse_args(argv)
     iterations, seeds = (20, [0]) if args.quick else (args.iterations, args.seeds)
     tol = 1e-6 if args.quick else 1e-8
-    jobs = [(m, s, iterations, 1e-3, tol) for m in args.methods for s in seeds]
+    jobs = [(m, s, iterations, args.local_lam if m.startswith("local") else args.lam, tol)
+            for m in args.methods for s in seeds]
     if args.jobs > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(args.jobs) as pool:
             rows = list(pool.map(run, *zip(*jobs)))
@@ -109,7 +112,8 @@ def main(argv=None) -> dict:
         rows = [run(*j) for j in jobs]
     summary = {}
     base = None
-    print(f"z1 = z0 + z0^3, tsit5 tol {tol:g}, {iterations} Adam steps, seeds {seeds}; means over seeds")
+    print(f"z1 = z0 + z0^3, tsit5 tol {tol:g}, {iterations} Adam steps, seeds {seeds}, lambda {args.lam:g} "
+          f"(local {args.local_lam:g}); means over seeds")
     print(f"{'method':16s} {'test MSE':>10s} {'test NFE':>9s} {'vs vanilla':>10s} {'train s':>8s} {'predict ms':>10s}")
     for m in args.methods:
         mine = [r for r in rows if r["method"] == m]
