@@ -96,21 +96,25 @@ def fit(model: torch.nn.Module, terms: dict, points: dict, *, adam_steps: int = 
     if adam_steps > 0:
         trainer = Trainer(model, optimizer=lambda p: torch.optim.Adam(p, lr=lr, amsgrad=amsgrad), max_epochs=1,
                           checkpoint_dir=None if base is None else base / "adam", **common)
-        period = resample_every if resample is not None and resample_every > 0 else adam_steps
+        resampling = resample is not None and resample_every > 0
+        period = resample_every if resampling else adam_steps
         done = 0
         while done < adam_steps:
             chunk = min(period, adam_steps - done)
             trainer.max_epochs = done + chunk
             trainer.fit(_FullBatch(points))
             done += chunk
-            if resample is not None and done < adam_steps and resample_every > 0:
+            if resampling and done < adam_steps:
                 points = resample(model, points)
         result.history += trainer.history
         result.adam_steps = adam_steps
     if lbfgs_steps > 0:
         chunk = min(lbfgs_chunk, lbfgs_steps)
         common["save_every"] = 1
-        trainer = Trainer(model, optimizer=lambda p: LBFGS(p, lr=lbfgs_lr, max_iter=chunk, max_eval=chunk * 5 // 4 + 25),
+        # torch's default max_eval (5/4 max_iter) leaves strong-Wolfe line searches too few
+        # evaluations for a short chunk; 25 more let a chunk end on its iterations
+        max_eval = chunk * 5 // 4 + 25
+        trainer = Trainer(model, optimizer=lambda p: LBFGS(p, lr=lbfgs_lr, max_iter=chunk, max_eval=max_eval),
                           max_epochs=max(1, -(-lbfgs_steps // chunk)),
                           checkpoint_dir=None if base is None else base / "lbfgs", **common)
         trainer.fit(_FullBatch(points))

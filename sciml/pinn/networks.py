@@ -22,18 +22,18 @@ from torch import nn
 
 __all__ = ["FourierFeatures", "MLP", "PINNNet", "PeriodicEmbedding", "initial_condition_transform"]
 
-_ACTIVATIONS = {"tanh": nn.Tanh, "sin": None, "gelu": nn.GELU, "silu": nn.SiLU, "relu": nn.ReLU}
-
-
 class _Sine(nn.Module):
     def forward(self, x):
         return torch.sin(x)
 
 
+_ACTIVATIONS = {"tanh": nn.Tanh, "sin": _Sine, "gelu": nn.GELU, "silu": nn.SiLU, "relu": nn.ReLU}
+
+
 def _activation(name: str) -> nn.Module:
     if name not in _ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; known: {', '.join(_ACTIVATIONS)}")
-    return _Sine() if name == "sin" else _ACTIVATIONS[name]()
+    return _ACTIVATIONS[name]()
 
 
 class MLP(nn.Sequential):

@@ -20,6 +20,8 @@ the closure at the final point per ``step`` call.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 __all__ = ["LBFGS"]
@@ -58,7 +60,7 @@ class LBFGS(torch.optim.LBFGS):
             final = float(closure().detach())
         grad = self._gather_flat_grad()
         state = self.state[self._params[0]]
-        if not (torch.isfinite(torch.tensor(final)) and bool(torch.isfinite(grad).all())):
+        if not (math.isfinite(final) and bool(torch.isfinite(grad).all())):
             self.stop_reason = "non_finite"
         elif iters1 - iters0 >= group["max_iter"]:
             self.stop_reason = "max_iter"
