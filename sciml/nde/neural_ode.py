@@ -41,6 +41,8 @@ from sciml.solvers import solve_ode, step_error
 from sciml.solvers._integrate import initial_step
 from sciml.solvers._ode import TABLEAUX
 
+from ._local import check_local, sample_time, step_starts, with_time
+
 __all__ = ["LambdaSchedule", "NeuralODE", "local_error", "regularizer"]
 
 
@@ -62,8 +64,7 @@ class NeuralODE(nn.Module):
         super().__init__()
         if regularize not in (None, "error", "stiffness"):
             raise ValueError(f"regularize must be None, 'error' or 'stiffness', got {regularize!r}")
-        if local not in (None, "unbiased", "biased"):
-            raise ValueError(f"local must be None, 'unbiased' or 'biased', got {local!r}")
+        check_local(local)
         if local is not None and regularize is not None:
             raise ValueError("choose global (regularize=...) or local (local=...) regularisation, not both")
         if regularize is not None and adjoint is not False:
@@ -75,6 +76,7 @@ class NeuralODE(nn.Module):
         self.local, self.generator = local, torch.Generator().manual_seed(seed)
         self.stats, self.local_value, self.local_nfe, self.t_s = None, None, 0, None
         self._step_starts: list[float] = []
+        self.register_buffer("iterations", torch.zeros((), dtype=torch.long))  # training steps taken
 
     def forward(self, z0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """States at the times ``t`` ``(T,)``: ``(T, *z0.shape)`` (a tuple for tuple states);
@@ -85,17 +87,13 @@ class NeuralODE(nn.Module):
             sol = self._solve(z0, t)
             self.local_value, self.local_nfe = None, 0
             return sol.ys
-        times = t.tolist()
-        if any(b <= a for a, b in zip(times, times[1:])):
-            raise ValueError("local regularisation needs strictly increasing times")
-        t_s = self._sample_time(times[0], times[-1])
-        merged = sorted(set(times) | {t_s})
         if isinstance(z0, tuple):
             raise ValueError("local regularisation takes a tensor state")
+        times = t.tolist()
+        t_s = sample_time(self.generator, self.local, times[0], times[-1], self._step_starts)
+        merged, at, keep = with_time(times, t_s)
         sol = self._solve(z0, torch.tensor(merged, dtype=z0.dtype, device=z0.device))
-        u_s = sol.ys[merged.index(t_s)]
-        keep = [merged.index(v) for v in times]
-        self.local_value, self.local_nfe = local_error(self.func, t_s, u_s, times[-1], self.method, self.rtol,
+        self.local_value, self.local_nfe = local_error(self.func, t_s, sol.ys[at], times[-1], self.method, self.rtol,
                                                        self.atol)
         self.t_s = t_s
         return sol.ys[keep]
@@ -105,14 +103,8 @@ class NeuralODE(nn.Module):
                         stiffness=self.regularize == "stiffness", **self.solver_kwargs)
         self.stats = sol.stats
         if sol.stats.step_ts:
-            self._step_starts = [float(t[0])] + [float(v) for v in sol.stats.step_ts[:-1]]
+            self._step_starts = step_starts(float(t[0]), sol.stats.step_ts)
         return sol
-
-    def _sample_time(self, t0: float, t1: float) -> float:
-        u = float(torch.rand((), generator=self.generator, dtype=torch.float64))
-        if self.local == "biased" and self._step_starts:
-            return self._step_starts[min(int(u * len(self._step_starts)), len(self._step_starts) - 1)]
-        return t0 + u * (t1 - t0)
 
     @property
     def nfe(self) -> int:

@@ -11,6 +11,7 @@ from ._fbm import FractionalNoiseSDE, MarkovFBM, exact_fbm_covariance, sample_ex
 from ._integrate import Stats
 from ._ode import ODESolution, StepError, odeint, solve_ode, step_error
 from ._sde import SDESolution, SDEStats, sdeint, solve_sde
+from ._sde_step import SDEStepError, sde_initial_step, sde_step_error
 from ._tableau import TABLEAUX, ButcherTableau
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "ODESolution",
     "SDESolution",
     "SDEStats",
+    "SDEStepError",
     "PIController",
     "SolverError",
     "Stats",
@@ -33,6 +35,8 @@ __all__ = [
     "exact_fbm_covariance",
     "odeint",
     "sample_exact_fbm",
+    "sde_initial_step",
+    "sde_step_error",
     "sdeint",
     "solve_ode",
     "solve_sde",

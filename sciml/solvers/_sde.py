@@ -8,7 +8,7 @@ shape ``(batch, d)``; see ``_sde_methods.py`` for the shapes of ``g``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -35,6 +35,7 @@ class SDEStats:
         error_sum: ``sum_j |h_j| E_j`` over accepted steps with ``E_j`` the
             step-doubling error estimate (adaptive stepping only); differentiable.
         nfe_backward: drift evaluations of the reversible adjoint's backward pass.
+        step_ts: end times of the accepted steps.
     """
 
     nfe: int = 0
@@ -42,6 +43,7 @@ class SDEStats:
     n_rejected: int = 0
     error_sum: torch.Tensor | None = None
     nfe_backward: int = 0
+    step_ts: list[float] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -187,6 +189,8 @@ def solve_sde(
     scheme = METHODS[method]
     if logqp and (sde.noise_type != "diagonal" or not hasattr(sde, "h")):
         raise ValueError("logqp=True needs diagonal noise and a prior drift sde.h(t, y)")
+    if logqp and adjoint:
+        raise ValueError("logqp=True is not available with the reversible adjoint; use adjoint=False")
     if adjoint and (method != "reversible_heun" or adaptive):
         raise ValueError("adjoint=True is the reversible Heun adjoint: use method='reversible_heun' with fixed steps "
                          "(or adjoint=False to backpropagate through any solver)")
@@ -222,7 +226,8 @@ def solve_sde(
 
         return reversible_heun_adjoint(counted, y0, grid, where, ts_out, bm)
     ys, log_ratio = _fixed(counted, scheme, y0, grid, where, bm, logqp)
-    return SDESolution(ts_out, ys, log_ratio, SDEStats(nfe=counted.nfe, n_steps=len(grid) - 1))
+    return SDESolution(ts_out, ys, log_ratio, SDEStats(nfe=counted.nfe, n_steps=len(grid) - 1,
+                                                           step_ts=grid[1:]))
 
 
 class GridBrownian:
@@ -306,7 +311,7 @@ def _adaptive(sde, scheme, y0, times, ts_out, bm, dt, rtol, atol, dt_min, logqp,
     t, h, y = times[0], dt, y0
     state = scheme.init_state(sde, torch.scalar_tensor(t, dtype=dtype, device=device), y0) \
         if hasattr(scheme, "init_state") else None
-    ys, out, n_acc, n_rej = [y0], 1, 0, 0
+    ys, out, n_acc, n_rej, step_ts = [y0], 1, 0, 0, []
     err_sum = torch.zeros((), dtype=dtype, device=device)
 
     def increment(a, b):
@@ -332,13 +337,14 @@ def _adaptive(sde, scheme, y0, times, ts_out, bm, dt, rtol, atol, dt_min, logqp,
             y, state = y_new, s_new
             n_acc += 1
             err_sum = err_sum + h * err
+            step_ts.append(t)
             if t == target:
                 ys.append(y)
                 out += 1
         else:
             n_rej += 1
         h = h * min(10.0, max(0.2, 0.9 * max(e, 1e-10) ** (-1.0 / q)))
-    stats = SDEStats(nfe=sde.nfe, n_steps=n_acc, n_rejected=n_rej, error_sum=err_sum)
+    stats = SDEStats(nfe=sde.nfe, n_steps=n_acc, n_rejected=n_rej, error_sum=err_sum, step_ts=step_ts)
     return SDESolution(ts_out, torch.stack(ys), None, stats)
 
 

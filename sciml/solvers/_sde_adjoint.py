@@ -20,7 +20,7 @@ def reversible_heun_adjoint(sde, y0, grid, where, ts_out, bm):
     from ._sde import SDESolution, SDEStats, brownian_increments
 
     params = tuple(p for p in sde.sde.parameters() if p.requires_grad) if isinstance(sde.sde, torch.nn.Module) else ()
-    stats = SDEStats(n_steps=len(grid) - 1)
+    stats = SDEStats(n_steps=len(grid) - 1, step_ts=grid[1:])
     dtype, device = y0.dtype, y0.device
 
     def time(s):
