@@ -14,3 +14,25 @@ def test_quick_benchmark_runs():
     assert set(summary) == {"vanilla", "ernode", "local_biased", "taynode"}
     for row in summary.values():
         assert row["nfe"] > 0 and row["mse"] < 1.0
+
+
+def test_quick_task_benchmarks_run():
+    import nde_digits
+    import nde_sde
+    import nde_spiral
+
+    spiral = nde_spiral.main(["--quick", "--jobs", "1"])
+    assert set(spiral) == {"vanilla", "ernode", "local_unbiased"} and all(r["nfe"] > 0 for r in spiral.values())
+    sde = nde_sde.main(["--quick", "--jobs", "1", "--methods", "vanilla", "global"])
+    assert all(r["nfe"] > 0 and r["loss"] > 0 for r in sde.values())
+    digits = nde_digits.main(["--quick", "--jobs", "1", "--methods", "vanilla", "local_unbiased"])
+    assert all(r["nfe"] > 0 and 0 <= r["accuracy"] <= 1 for r in digits.values())
+
+
+def test_spiral_data_is_the_cubic_spiral():
+    import nde_spiral
+
+    t, y = nde_spiral.spiral_data(50, 1.0)
+    dy = (y[1:] - y[:-1]) / (t[1] - t[0])
+    mid = 0.5 * (y[1:] + y[:-1])
+    assert (dy - (mid ** 3) @ nde_spiral.A).abs().max() < 5e-3 * dy.abs().max()

@@ -34,10 +34,12 @@ def test_error_regularizer_equals_the_sum_over_recorded_steps():
     model(z0, torch.tensor([0.0, 2.0], dtype=DT))
     stats, ends = model.stats, [0.0] + list(model.stats.step_ts)
     starts = NeuralODE(model.func, rtol=1e-5, atol=1e-5)(z0, torch.tensor(ends, dtype=DT))  # dense output hits step ends
-    by_hand = sum(abs(ends[j + 1] - ends[j]) * step_error(model.func, ends[j], starts[j], ends[j + 1] - ends[j],
-                                                          rtol=1e-5, atol=1e-5).error
-                  for j in range(len(ends) - 1))
+    errors = [step_error(model.func, ends[j], starts[j], ends[j + 1] - ends[j], rtol=1e-5, atol=1e-5).error
+              for j in range(len(ends) - 1)]
+    by_hand = sum(abs(ends[j + 1] - ends[j]) * e for j, e in enumerate(errors))
     assert stats.n_accepted == len(ends) - 1 > 3
+    torch.testing.assert_close(regularizer(stats, "error_squared"), sum(e * e for e in errors).reshape(()),
+                               rtol=1e-6, atol=1e-12)
     torch.testing.assert_close(regularizer(stats, "error"), by_hand.reshape(()), rtol=1e-6, atol=1e-12)
     torch.testing.assert_close(regularizer(stats, "error", "mean"), by_hand.reshape(()) / stats.n_accepted,
                                rtol=1e-6, atol=1e-12)

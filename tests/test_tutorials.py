@@ -19,6 +19,7 @@ FIGURES = {
     "spectral_refiner.py": ["refiner_vorticity.png", "refiner_spectra.png"],
     "lagrangian_pinn.py": ["lpinn_solutions.png", "lpinn_losses.png"],
     "probconserv_stefan.py": ["probconserv_stefan.png"],
+    "regularized_neural_ode.py": ["nde_nfe.png", "nde_fields.png", "nde_steps.png"],
 }
 
 

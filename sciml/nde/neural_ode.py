@@ -9,6 +9,7 @@ Global regularisers, from the same forward solve at no extra evaluations:
 
 * ERNODE: ``R_E = sum_j |h_j| E_j`` over accepted steps, ``E_j`` the scaled embedded
   error estimate (``stats.error_sum``);
+* ``"error_squared"``: ``sum_j E_j^2`` (the paper's variant for the Physionet latent ODE);
 * SRNODE: ``R_S = sum_j |h_j| S_j / s``, ``S_j`` the stiffness (``|lambda|``) estimate and
   ``s`` the method's stability size along the negative real axis (the tableau's
   ``stability_size``; Tsit5: 3.5068), so
@@ -45,6 +46,8 @@ from ._local import check_local, sample_time, step_starts, with_time
 
 __all__ = ["LambdaSchedule", "NeuralODE", "local_error", "regularizer"]
 
+KINDS = ("error", "error_squared", "stiffness")
+
 
 class NeuralODE(nn.Module):
     """``z(t)`` from ``z(t_0) = z0`` under ``dz/dt = func(t, z)``.
@@ -54,16 +57,16 @@ class NeuralODE(nn.Module):
         method, rtol, atol: of :func:`~sciml.solvers.solve_ode` (Tsit5 by default).
         adjoint: ``False`` (backpropagate through the solver) or ``True`` /
             a ``BacksolveAdjoint`` (O(1) memory; no regularisers).
-        regularize: ``None``, ``"error"`` (ERNODE) or ``"stiffness"`` (SRNODE): the
-            solve then also records the quantity :func:`regularizer` needs.
+        regularize: ``None``, ``"error"`` (ERNODE), ``"error_squared"`` or ``"stiffness"``
+            (SRNODE): the solve then also records the quantity :func:`regularizer` needs.
     """
 
     def __init__(self, func: nn.Module, method: str = "tsit5", rtol: float = 1e-6, atol: float = 1e-6,
                  adjoint=False, regularize: str | None = None, local: str | None = None, seed: int = 0,
                  **solver_kwargs):
         super().__init__()
-        if regularize not in (None, "error", "stiffness"):
-            raise ValueError(f"regularize must be None, 'error' or 'stiffness', got {regularize!r}")
+        if regularize not in (None, *KINDS):
+            raise ValueError(f"regularize must be None or one of {KINDS}, got {regularize!r}")
         check_local(local)
         if local is not None and regularize is not None:
             raise ValueError("choose global (regularize=...) or local (local=...) regularisation, not both")
@@ -129,17 +132,23 @@ class NeuralODE(nn.Module):
 
 
 def regularizer(stats, kind: str = "error", reduction: str = "sum", method: str = "tsit5") -> torch.Tensor:
-    """``R_E`` (``kind="error"``) or ``R_S`` (``"stiffness"``, divided by the method's
-    stability size) from a solve's ``stats``; ``reduction`` ``"sum"`` or ``"mean"`` over the
-    accepted steps."""
-    if kind not in ("error", "stiffness"):
-        raise ValueError(f"kind must be 'error' or 'stiffness', got {kind!r}")
+    """``R_E = sum_j |h_j| E_j`` (``kind="error"``), ``sum_j E_j^2`` (``"error_squared"``;
+    adaptive solves with one step size for the batch) or ``R_S`` (``"stiffness"``, divided
+    by the method's stability size) from a solve's ``stats``; ``reduction`` ``"sum"`` or
+    ``"mean"`` over the accepted steps."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if reduction not in ("sum", "mean"):
         raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
     if kind == "error":
         if stats.error_sum is None:
             raise ValueError("the solve has no error estimate: use an adaptive method (bosh3, dopri5, tsit5)")
         value = stats.error_sum
+    elif kind == "error_squared":
+        if not stats.step_errors:
+            raise ValueError("'error_squared' needs the per-step errors of an adaptive solve with one step size "
+                             "for the batch (no per_sample, no fixed-step method)")
+        value = torch.stack(stats.step_errors).square().sum()
     else:
         if stats.stiffness_sum is None:
             raise ValueError("the solve recorded no stiffness estimate: pass stiffness=True (NeuralODE does "

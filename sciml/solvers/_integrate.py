@@ -46,6 +46,8 @@ class Stats:
         stiffness_sum: ``sum_j |h_j| S_j`` with ``S_j`` Hairer's stiffness estimate,
             when requested.
         step_ts: end times of the accepted steps (shared step size only).
+        step_errors: the accepted steps' scaled errors ``E_j`` as 0-d tensors
+            (differentiable like ``error_sum``; adaptive shared step size only).
         nfe_backward: evaluations of the augmented dynamics in an adjoint backward
             pass, filled in when that pass runs.
     """
@@ -57,6 +59,7 @@ class Stats:
     stiffness_sum: torch.Tensor | None = None
     step_ts: list[float] | None = field(default=None, repr=False)
     nfe_backward: int = 0
+    step_errors: list[torch.Tensor] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -201,7 +204,7 @@ def adaptive_shared(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[floa
     min_step = 4 * torch.finfo(y0.dtype).eps
     zero = torch.zeros(1, dtype=y0.dtype, device=y0.device)
     err_sum, stiff_sum = zero, (zero if cfg.stiffness else None)
-    ys, step_ts = [y0], []
+    ys, step_ts, step_errors = [y0], [], []
     y, t, j, n_acc, n_rej = y0, t0, 1, 0, 0
     n_out = len(t_out)
     while j < n_out:
@@ -228,6 +231,7 @@ def adaptive_shared(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[floa
         t = t_end if last else t + h_used
         n_acc += 1
         step_ts.append(t)
+        step_errors.append(err.reshape(()))
         err_sum = torch.add(err_sum, err, alpha=h_used)
         if cfg.stiffness:
             stiff_sum = torch.add(stiff_sum, stiffness_estimate(tab, step), alpha=h_used)
@@ -250,7 +254,8 @@ def adaptive_shared(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[floa
             nfe += 1
     return torch.stack(ys), Stats(
         nfe=nfe, n_accepted=n_acc, n_rejected=n_rej, error_sum=err_sum.reshape(()),
-        stiffness_sum=None if stiff_sum is None else stiff_sum.reshape(()), step_ts=step_ts)
+        stiffness_sum=None if stiff_sum is None else stiff_sum.reshape(()), step_ts=step_ts,
+        step_errors=step_errors)
 
 
 # ---------------------------------------------------------- adaptive, per-sample h
