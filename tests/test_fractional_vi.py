@@ -190,3 +190,26 @@ def test_hurst_is_identifiable_from_exact_paths():
         model.loss(data, ts)[0].backward()
         opt.step()
     assert float(model.hurst) > 0.58
+
+
+def test_moving_digits_and_the_convolutional_latent_model():
+    from sciml.nde import FrameDecoder, FrameEncoder, moving_digits
+
+    videos, positions, times = moving_digits(6, frames=8, size=32, digit=16, hurst=0.7, seed=1)
+    assert videos.shape == (6, 8, 1, 32, 32) and positions.shape == (6, 8, 2) and times.shape == (8,)
+    assert 0 <= float(videos.min()) and float(videos.max()) <= 1
+    assert bool((positions >= 0).all() and (positions <= 16).all())
+    mass = videos.sum((2, 3, 4))  # the whole digit stays on the canvas
+    torch.testing.assert_close(mass, mass[:, :1].expand_as(mass))
+    again, _, _ = moving_digits(6, frames=8, seed=1)
+    assert torch.equal(videos, again)
+    torch.manual_seed(0)
+    model = LatentFractionalSDE(32, latent_dim=3, hidden=32, context_dim=8, frame_encoder=FrameEncoder(features=32),
+                                decoder=FrameDecoder(3), dt=0.02)
+    loss, terms = model.loss(videos, times)
+    loss.backward()
+    assert model.sde.hurst_raw.grad is not None and model.frame_encoder.net[0].weight.grad is not None
+    assert model(videos, times)[0].shape == videos.shape
+    assert model.sample_prior(2, times).shape == (2, 8, 1, 32, 32)
+    with pytest.raises(ValueError, match="power of two"):
+        FrameEncoder(size=24)

@@ -27,6 +27,8 @@ def test_quick_task_benchmarks_run():
     assert all(r["nfe"] > 0 and r["loss"] > 0 for r in sde.values())
     digits = nde_digits.main(["--quick", "--jobs", "1", "--methods", "vanilla", "local_unbiased"])
     assert all(r["nfe"] > 0 and 0 <= r["accuracy"] <= 1 for r in digits.values())
+    trace = nde_digits.main(["--descend-re", "--quick"])["trace"]
+    assert len(trace) == 3 and all(nfe > 0 and reg > 0 for _, reg, nfe in trace)
 
 
 def test_spiral_data_is_the_cubic_spiral():

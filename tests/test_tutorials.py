@@ -20,6 +20,7 @@ FIGURES = {
     "lagrangian_pinn.py": ["lpinn_solutions.png", "lpinn_losses.png"],
     "probconserv_stefan.py": ["probconserv_stefan.png"],
     "regularized_neural_ode.py": ["nde_nfe.png", "nde_fields.png", "nde_steps.png"],
+    "fractional_latent_sde.py": ["fractional_hurst.png", "fractional_paths.png"],
 }
 
 

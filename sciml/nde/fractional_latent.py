@@ -99,7 +99,11 @@ class LatentFractionalSDE(nn.Module):
         hurst, learn_hurst, n_processes, gamma_max, kind, horizon: of :class:`FractionalSDE`
             (``learn_hurst=False, hurst=0.5`` is the Brownian-noise baseline).
         dt: the solver step (``gamma_max dt < 0.5``).
-        decoder: ``"linear"`` or ``"identity"`` (needs ``obs_dim == latent_dim``).
+        decoder: ``"linear"``, ``"identity"`` (needs ``obs_dim == latent_dim``) or an
+            ``nn.Module`` mapping ``(N, latent_dim)`` to one observation ``(N, *shape)``.
+        frame_encoder: optional ``nn.Module`` mapping one observation ``(N, *shape)`` to
+            ``(N, obs_dim)`` features for the GRU (image sequences: ``ys`` is then
+            ``(batch, T, *shape)``; see :mod:`sciml.nde.video`).
         obs_std, learn_obs_std: the Gaussian likelihood's std; ``log_likelihood`` replaces it.
         learn_x0: infer ``q(x_0)`` (else ``x_0 = 0``, no KL).
     """
@@ -109,10 +113,10 @@ class LatentFractionalSDE(nn.Module):
                  learn_hurst: bool = True, n_processes: int = 5, gamma_max: float = 20.0, kind: str = "II",
                  horizon: float = 1.0, dt: float = 0.02, decoder: str = "linear", obs_std: float = 0.1,
                  learn_obs_std: bool = False, log_likelihood: Callable | None = None, learn_x0: bool = True,
-                 sde_type: str = "ito"):
+                 sde_type: str = "ito", frame_encoder: nn.Module | None = None):
         super().__init__()
-        if decoder not in ("linear", "identity"):
-            raise ValueError(f"decoder must be 'linear' or 'identity', got {decoder!r}")
+        if not isinstance(decoder, nn.Module) and decoder not in ("linear", "identity"):
+            raise ValueError(f"decoder must be 'linear', 'identity' or an nn.Module, got {decoder!r}")
         if decoder == "identity" and obs_dim != latent_dim:
             raise ValueError(f"an identity decoder needs obs_dim == latent_dim, got {obs_dim} and {latent_dim}")
         if obs_std <= 0:
@@ -126,7 +130,11 @@ class LatentFractionalSDE(nn.Module):
         self.sde = FractionalSDE(drift, diffusion, _Control(latent_dim, n_processes, context_dim, hidden), hurst,
                                  learn_hurst, n_processes, gamma_max, kind, horizon, sde_type)
         self.sde.markov().check_step(dt)
-        self.decoder = nn.Linear(latent_dim, obs_dim) if decoder == "linear" else nn.Identity()
+        if isinstance(decoder, nn.Module):
+            self.decoder = decoder
+        else:
+            self.decoder = nn.Linear(latent_dim, obs_dim) if decoder == "linear" else nn.Identity()
+        self.frame_encoder = frame_encoder
         log_std = torch.tensor(math.log(obs_std))
         if learn_obs_std:
             self.log_obs_std = nn.Parameter(log_std)
@@ -140,6 +148,8 @@ class LatentFractionalSDE(nn.Module):
 
     def encode(self, ys: torch.Tensor, t: torch.Tensor):
         """``(context (batch, T, C), mu, logvar)`` (``mu, logvar`` ``None`` without ``learn_x0``)."""
+        if self.frame_encoder is not None:
+            ys = self.frame_encoder(ys.flatten(0, 1)).view(*ys.shape[:2], -1)
         gaps = torch.cat([t.diff(), t.new_zeros(1)]).view(1, -1, 1).expand(ys.shape[0], -1, 1)
         out, _ = self.gru(torch.cat([ys, gaps.to(ys)], -1).flip(1))
         out = out.flip(1)  # out[:, i] has read y_i .. y_{T-1}
@@ -149,8 +159,16 @@ class LatentFractionalSDE(nn.Module):
         mu, logvar = self.to_x0(out[:, 0]).chunk(2, -1)
         return context, mu, logvar
 
+    def _decode(self, z: torch.Tensor) -> torch.Tensor:
+        """``(batch, T, latent)`` -> ``(batch, T, *observation)``."""
+        out = self.decoder(z.flatten(0, 1))
+        return out.view(*z.shape[:2], *out.shape[1:])
+
     def _check(self, ys, t):
-        if ys.dim() != 3 or ys.shape[-1] != self.obs_dim:
+        if self.frame_encoder is not None:
+            if ys.dim() < 3:
+                raise ValueError(f"ys must have shape (batch, T, *frame), got {tuple(ys.shape)}")
+        elif ys.dim() != 3 or ys.shape[-1] != self.obs_dim:
             raise ValueError(f"ys must have shape (batch, T, {self.obs_dim}), got {tuple(ys.shape)}")
         t = torch.as_tensor(t, dtype=ys.dtype, device=ys.device)
         if t.shape != (ys.shape[1],):
@@ -166,7 +184,7 @@ class LatentFractionalSDE(nn.Module):
         else:
             x0 = ys.new_zeros(ys.shape[0], self.latent_dim)
         paths = self.sde.sample(x0, t, self.dt, posterior=True, context=(t, context), seed=seed)
-        return self.decoder(paths.xs.transpose(0, 1)), paths, mu, logvar
+        return self._decode(paths.xs.transpose(0, 1)), paths, mu, logvar
 
     def loss(self, ys: torch.Tensor, t: torch.Tensor, kl_weight: float = 1.0, seed: int | None = None):
         """``(negative ELBO per series, {"nll", "kl_x0", "kl_path", "mse", "hurst"})``."""
@@ -175,7 +193,7 @@ class LatentFractionalSDE(nn.Module):
             nll = -self.log_likelihood(decoded, ys).sum(-1).mean()
         else:
             var = torch.exp(2 * self.log_obs_std).to(ys)
-            nll = 0.5 * ((ys - decoded).square() / var + torch.log(2 * math.pi * var)).sum((1, 2)).mean()
+            nll = 0.5 * ((ys - decoded).square() / var + torch.log(2 * math.pi * var)).flatten(1).sum(1).mean()
         kl0 = (0.5 * (mu.square() + logvar.exp() - 1 - logvar).sum(1).mean() if self.learn_x0
                else ys.new_zeros(()))
         kl_path = paths.kl.mean()
@@ -191,5 +209,5 @@ class LatentFractionalSDE(nn.Module):
         x0 = (torch.randn(n, self.latent_dim, generator=g, dtype=dtype) if self.learn_x0
               else torch.zeros(n, self.latent_dim, dtype=dtype))
         paths = self.sde.sample(x0, torch.as_tensor(t, dtype=dtype), self.dt, posterior=False, seed=seed, generator=g)
-        return self.decoder(paths.xs.transpose(0, 1))
+        return self._decode(paths.xs.transpose(0, 1))
 
