@@ -32,7 +32,6 @@ import argparse
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -40,6 +39,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _runs import run_jobs  # noqa: E402
 from sciml.nde import (ConstantDiffusion, FractionalSDE, FrameDecoder, FrameEncoder,  # noqa: E402
                        LatentFractionalSDE, LinearDrift, conditional_std, fractional_ou_covariance, moving_digits)
 
@@ -148,13 +148,6 @@ def video(learn: bool, iterations: int, seed: int = 0, n_train: int = 256) -> di
             "seconds": time.perf_counter() - start}
 
 
-def _pool(fn, jobs, workers):
-    if workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            return list(pool.map(fn, *zip(*jobs)))
-    return [fn(*j) for j in jobs]
-
-
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bridge-iterations", type=int, default=1000)
@@ -172,7 +165,7 @@ def main(argv=None) -> dict:
         args.video_iterations = 3
     out = {}
     if "bridge" in args.parts:
-        rows = _pool(bridge, [(th, h, args.bridge_iterations) for th in args.thetas for h in args.hursts], args.jobs)
+        rows = run_jobs(bridge, [(th, h, args.bridge_iterations) for th in args.thetas for h in args.hursts], args.jobs)
         print(f"(a) fOU bridge, {args.bridge_iterations} Adam steps: max relative error of the posterior std on (0, 2)")
         print(f"{'theta':>5s} {'H':>4s} {'vs exact':>9s} {'vs MA-fBM':>9s} {'MA-fBM vs exact':>15s} {'s':>6s}")
         for r in rows:
@@ -181,7 +174,7 @@ def main(argv=None) -> dict:
         out["bridge"] = rows
     if "hurst" in args.parts:
         jobs = [(h, learn, args.hurst_iterations) for h in (0.3, 0.7) for learn in (True, False)]
-        rows = _pool(hurst_fit, jobs, args.jobs)
+        rows = run_jobs(hurst_fit, jobs, args.jobs)
         print(f"(b, c) Hurst recovery on 64 exact fOU paths (theta* = 1), {args.hurst_iterations} Adam steps")
         print(f"{'H*':>4s} {'noise':>10s} {'H_hat':>6s} {'|err|':>6s} {'theta':>6s} {'sigma':>6s} "
               f"{'held-out ELBO':>13s}   H during training")
@@ -191,7 +184,7 @@ def main(argv=None) -> dict:
                   f"{r['theta']:6.3f} {r['sigma']:6.3f} {r['elbo']:13.1f}   {r['trace']}")
         out["hurst"] = rows
     if "video" in args.parts:
-        rows = _pool(video, [(True, args.video_iterations), (False, args.video_iterations)], args.jobs)
+        rows = run_jobs(video, [(True, args.video_iterations), (False, args.video_iterations)], args.jobs)
         print(f"(d) moving digits (fBM motion, H* = 0.7), {args.video_iterations} Adam steps, 64 held-out videos")
         print(f"{'noise':>10s} {'H_hat':>6s} {'recon MSE':>10s} {'blank':>8s} {'mean frame':>10s} {'ELBO':>10s}")
         for r in rows:

@@ -27,7 +27,6 @@ import statistics
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -35,6 +34,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _runs import by_method, run_jobs  # noqa: E402
 from sciml.nde import LambdaSchedule, NeuralODE, RegularizedObjective, TaylorField  # noqa: E402
 from sciml.train import Trainer  # noqa: E402
 
@@ -199,27 +199,17 @@ def main(argv=None) -> dict:
     path = args.mnist_path if args.mnist else None
     jobs = [(m, s, epochs, path, args.local_adjoint, tuple(args.ernode_lam), tuple(args.local_lam), args.reduction,
              args.taynode_lam) for m in args.methods for s in seeds]
-    if args.jobs > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(args.jobs) as pool:
-            rows = list(pool.map(run, *zip(*jobs)))
-    else:
-        rows = [run(*j) for j in jobs]
+    rows = run_jobs(run, jobs, args.jobs)
+    summary = by_method(rows, args.methods, ("accuracy", "nfe", "train_s", "predict_s"))
     print(f"{'MNIST' if path else '8x8 digits'} classification NODE, tsit5 tol {TOL:g}, {epochs} epochs, "
           f"seeds {seeds}; means over seeds")
     print(f"{'method':16s} {'test acc':>9s} {'test NFE':>9s} {'vs vanilla':>10s} {'train s':>8s} {'predict ms':>10s}")
-    summary, base = {}, None
-    for m in args.methods:
-        mine = [r for r in rows if r["method"] == m]
-        summary[m] = {k: statistics.mean(r[k] for r in mine) for k in ("accuracy", "nfe", "train_s", "predict_s")}
-        summary[m]["nfe_per_seed"] = [r["nfe"] for r in mine]
-        base = base or summary.get("vanilla")
-        s = summary[m]
-        ratio = s["nfe"] / base["nfe"] if base else float("nan")
-        print(f"{m:16s} {100 * s['accuracy']:8.2f}% {s['nfe']:9.1f} {ratio:10.3f} {s['train_s']:8.1f} "
+    for m, s in summary.items():
+        print(f"{m:16s} {100 * s['accuracy']:8.2f}% {s['nfe']:9.1f} {s['ratio']:10.3f} {s['train_s']:8.1f} "
               f"{1e3 * s['predict_s']:10.1f}   NFE per seed {s['nfe_per_seed']}")
-        quarters = [statistics.mean(r["train_nfe"][min(len(r["train_nfe"]) - 1, q * len(r["train_nfe"]) // 4)]
-                                    for r in mine) for q in (0, 1, 2, 3, 4)]
-        print(f"{'':16s} train NFE at 0, 1/4, 1/2, 3/4, all epochs: {', '.join(f'{v:.0f}' for v in quarters)}")
+        curves = [r["train_nfe"] for r in rows if r["method"] == m]
+        at = [statistics.mean(c[min(len(c) - 1, q * len(c) // 4)] for c in curves) for q in range(5)]
+        print(f"{'':16s} train NFE at 0, 1/4, 1/2, 3/4, all epochs: {', '.join(f'{v:.0f}' for v in at)}")
     return summary
 
 

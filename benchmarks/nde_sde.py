@@ -26,7 +26,6 @@ import os
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -34,6 +33,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _runs import by_method, run_jobs  # noqa: E402
 from sciml.nde import NeuralSDE  # noqa: E402
 from sciml.solvers import SolverError, solve_sde  # noqa: E402
 
@@ -135,27 +135,16 @@ def main(argv=None) -> dict:
     data = targets(2_000 if args.quick else 10_000)
     jobs = [(m, s, iterations, args.local_lam if m.startswith("local") else args.lam, args.tol, data)
             for m in args.methods for s in seeds]
-    if args.jobs > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(args.jobs) as pool:
-            rows = list(pool.map(run, *zip(*jobs)))
-    else:
-        rows = [run(*j) for j in jobs]
+    rows = run_jobs(run, jobs, args.jobs)
+    summary = by_method(rows, args.methods, ("loss", "nfe", "train_nfe", "train_s", "predict_s"))
     print(f"spiral SDE, moment matching on 100 paths, adaptive Heun tol {args.tol:g}, {iterations} Adam steps, "
           f"seeds {seeds}, lambda {args.lam:g} (local {args.local_lam:g}); means over seeds")
     print(f"{'method':16s} {'test loss':>10s} {'test NFE':>9s} {'vs vanilla':>10s} {'train NFE':>9s} {'train s':>8s}")
-    summary, base = {}, None
-    for m in args.methods:
-        mine = [r for r in rows if r["method"] == m]
-        summary[m] = {k: statistics.mean(r[k] for r in mine)
-                      for k in ("loss", "nfe", "train_nfe", "train_s", "predict_s")}
-        summary[m]["nfe_per_seed"] = [r["nfe"] for r in mine]
-        base = base or summary.get("vanilla")
-        s = summary[m]
-        ratio = s["nfe"] / base["nfe"] if base else float("nan")
-        print(f"{m:16s} {s['loss']:10.3e} {s['nfe']:9.1f} {ratio:10.3f} {s['train_nfe']:9.1f} {s['train_s']:8.1f}"
+    for m, s in summary.items():
+        print(f"{m:16s} {s['loss']:10.3e} {s['nfe']:9.1f} {s['ratio']:10.3f} {s['train_nfe']:9.1f} {s['train_s']:8.1f}"
               f"   NFE per seed {s['nfe_per_seed']}")
-        for r in mine:
-            if r["failed"]:
+        for r in rows:
+            if r["method"] == m and r["failed"]:
                 print(f"{'':16s} seed {r['seed']} failed at {r['failed']}")
     return summary
 

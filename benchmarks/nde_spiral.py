@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -30,6 +28,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _runs import by_method, run_jobs  # noqa: E402
 from sciml.nde import NeuralODE  # noqa: E402
 from sciml.solvers import solve_ode  # noqa: E402
 
@@ -107,23 +106,13 @@ def main(argv=None) -> dict:
     iterations, seeds, tol = (10, [0], 1e-5) if args.quick else (args.iterations, args.seeds, 1e-8)
     jobs = [(m, s, iterations, args.local_lam if m.startswith("local") else args.lam, tol)
             for m in args.methods for s in seeds]
-    if args.jobs > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(args.jobs) as pool:
-            rows = list(pool.map(run, *zip(*jobs)))
-    else:
-        rows = [run(*j) for j in jobs]
+    rows = run_jobs(run, jobs, args.jobs)
+    summary = by_method(rows, args.methods, ("mae", "nfe", "train_s", "predict_s"))
     print(f"cubic spiral, 37 test segments of 20 samples, tsit5 tol {tol:g}, {iterations} Adam steps, seeds {seeds}, "
           f"lambda {args.lam:g} (local {args.local_lam:g}); means over seeds")
     print(f"{'method':16s} {'test MAE':>9s} {'test NFE':>9s} {'vs vanilla':>10s} {'train s':>8s}")
-    summary, base = {}, None
-    for m in args.methods:
-        mine = [r for r in rows if r["method"] == m]
-        summary[m] = {k: statistics.mean(r[k] for r in mine) for k in ("mae", "nfe", "train_s", "predict_s")}
-        summary[m]["nfe_per_seed"] = [r["nfe"] for r in mine]
-        base = base or summary.get("vanilla")
-        s = summary[m]
-        ratio = s["nfe"] / base["nfe"] if base else float("nan")
-        print(f"{m:16s} {s['mae']:9.4f} {s['nfe']:9.1f} {ratio:10.3f} {s['train_s']:8.1f}   NFE per seed "
+    for m, s in summary.items():
+        print(f"{m:16s} {s['mae']:9.4f} {s['nfe']:9.1f} {s['ratio']:10.3f} {s['train_s']:8.1f}   NFE per seed "
               f"{s['nfe_per_seed']}")
     return summary
 

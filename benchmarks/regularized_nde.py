@@ -19,7 +19,6 @@ import os
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -27,6 +26,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _runs import by_method, run_jobs  # noqa: E402
 from sciml.nde import NeuralODE, TaylorField, steer_time  # noqa: E402
 
 METHODS = ("vanilla", "ernode", "srnode", "local_unbiased", "local_biased", "steer", "taynode")
@@ -105,25 +105,14 @@ def main(argv=None) -> dict:
     tol = 1e-6 if args.quick else 1e-8
     jobs = [(m, s, iterations, args.local_lam if m.startswith("local") else args.lam, tol)
             for m in args.methods for s in seeds]
-    if args.jobs > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(args.jobs) as pool:
-            rows = list(pool.map(run, *zip(*jobs)))
-    else:
-        rows = [run(*j) for j in jobs]
-    summary = {}
-    base = None
+    rows = run_jobs(run, jobs, args.jobs)
+    summary = by_method(rows, args.methods, ("mse", "nfe", "train_s", "predict_s"))
     print(f"z1 = z0 + z0^3, tsit5 tol {tol:g}, {iterations} Adam steps, seeds {seeds}, lambda {args.lam:g} "
           f"(local {args.local_lam:g}); means over seeds")
     print(f"{'method':16s} {'test MSE':>10s} {'test NFE':>9s} {'vs vanilla':>10s} {'train s':>8s} {'predict ms':>10s}")
-    for m in args.methods:
-        mine = [r for r in rows if r["method"] == m]
-        summary[m] = {k: statistics.mean(r[k] for r in mine) for k in ("mse", "nfe", "train_s", "predict_s")}
-        summary[m]["nfe_per_seed"] = [r["nfe"] for r in mine]
-        base = base or summary.get("vanilla")
-        ratio = summary[m]["nfe"] / base["nfe"] if base else float("nan")
-        s = summary[m]
-        print(f"{m:16s} {s['mse']:10.2e} {s['nfe']:9.1f} {ratio:10.3f} {s['train_s']:8.1f} {1e3 * s['predict_s']:10.1f}"
-              f"   NFE per seed {s['nfe_per_seed']}")
+    for m, s in summary.items():
+        print(f"{m:16s} {s['mse']:10.2e} {s['nfe']:9.1f} {s['ratio']:10.3f} {s['train_s']:8.1f} "
+              f"{1e3 * s['predict_s']:10.1f}   NFE per seed {s['nfe_per_seed']}")
     return summary
 
 

@@ -62,7 +62,8 @@ def test_constant_control_shifts_the_mean_by_the_linear_response(kind):
     model = _model(Constant(u), kind=kind)
     x0 = torch.zeros(5, 1, dtype=DT)
     post = model.sample(x0, ts, dt=1e-3, seed=3, generator=torch.Generator().manual_seed(1)).xs[..., 0]
-    prior = model.sample(x0, ts, dt=1e-3, posterior=False, seed=3, generator=torch.Generator().manual_seed(1)).xs[..., 0]
+    prior = model.sample(x0, ts, dt=1e-3, posterior=False, seed=3,
+                         generator=torch.Generator().manual_seed(1)).xs[..., 0]
     fbm = MarkovFBM(0.7, 5, 20.0, kind, 1.0)
     g, w = fbm.gammas, fbm.weights
     expected = (w * u * -torch.expm1(-g * ts[:, None]) / g).sum(-1)

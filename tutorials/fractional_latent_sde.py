@@ -105,6 +105,7 @@ ax = axes[2]
 ax.plot(ts, held_out[:5, :, 0].T, color="k", lw=0.7)
 for name, color in (("fractional", "C0"), ("Brownian", "C3")):
     ax.plot(ts, models[name].sample_prior(5, ts, seed=2)[..., 0].T, color=color, lw=0.7, alpha=0.8)
-ax.set(title="data (black), priors: fractional (blue), Brownian (red)", xlabel="t")
+ax.set(title="data (black); prior draws: fractional (blue), Brownian (red)", xlabel="t")
+ax.title.set_fontsize(9)
 fig.savefig(out / "fractional_paths.png", dpi=120)
 print(f"figures in {out}")

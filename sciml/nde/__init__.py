@@ -10,7 +10,8 @@ from .neural_sde import NeuralSDE
 from .objective import RegularizedObjective, de_modules
 from .video import FrameDecoder, FrameEncoder, moving_digits
 
-__all__ = ["ConstantDiffusion", "FractionalPaths", "FractionalSDE", "FrameDecoder", "FrameEncoder", "LambdaSchedule", "LatentFractionalSDE",
-           "LatentODE", "LatentOutput", "LatentSDE", "LinearDrift", "NeuralODE", "NeuralSDE", "RegularizedObjective",
-           "TaylorField", "conditional_std", "de_modules", "fractional_ou_covariance", "gaussian_log_likelihood",
-           "interpolate", "local_error", "moving_digits", "regularizer", "steer_time", "total_derivative"]
+__all__ = ["ConstantDiffusion", "FractionalPaths", "FractionalSDE", "FrameDecoder", "FrameEncoder", "LambdaSchedule",
+           "LatentFractionalSDE", "LatentODE", "LatentOutput", "LatentSDE", "LinearDrift", "NeuralODE", "NeuralSDE",
+           "RegularizedObjective", "TaylorField", "conditional_std", "de_modules", "fractional_ou_covariance",
+           "gaussian_log_likelihood", "interpolate", "local_error", "moving_digits", "regularizer", "steer_time",
+           "total_derivative"]
