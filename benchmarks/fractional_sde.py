@@ -99,14 +99,16 @@ def fou_paths(hurst: float, n: int, seed: int, points: int = 100, noise: float =
     return ts, (paths + noise * torch.randn(n, points, generator=g, dtype=DT)).unsqueeze(-1)
 
 
-def hurst_fit(true_hurst: float, learn: bool, iterations: int, seed: int = 0, n_paths: int = 64) -> dict:
+def hurst_fit(true_hurst: float, learn: bool, iterations: int, seed: int = 0, n_paths: int = 64,
+              gamma_max: float = 20.0) -> dict:
     torch.set_num_threads(1)
     ts, data = fou_paths(true_hurst, n_paths, seed)
     _, held_out = fou_paths(true_hurst, 64, seed + 100)
     torch.manual_seed(seed)
     model = LatentFractionalSDE(1, 1, hidden=32, context_dim=8, drift=LinearDrift(1, 0.5),
                                 diffusion=ConstantDiffusion(1, 1.0), hurst=0.5, learn_hurst=learn, kind="II",
-                                dt=float(ts[1]), decoder="identity", obs_std=0.01, learn_x0=False).double()
+                                gamma_max=gamma_max, dt=min(float(ts[1]), 0.45 / gamma_max), decoder="identity",
+                                obs_std=0.01, learn_x0=False).double()
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     start, trace = time.perf_counter(), []
     for i in range(iterations):
@@ -155,6 +157,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--thetas", type=float, nargs="*", default=[0.0, 1.0, 2.0])
     parser.add_argument("--hursts", type=float, nargs="*", default=[0.2, 0.3, 0.5, 0.7, 0.8])
     parser.add_argument("--video-iterations", type=int, default=600)
+    parser.add_argument("--gamma-max", type=float, default=20.0, help="fastest OU speed of the Hurst-recovery model")
+    parser.add_argument("--true-hursts", type=float, nargs="*", default=[0.3, 0.7])
     parser.add_argument("--parts", nargs="*", default=["bridge", "hurst", "video"],
                         choices=["bridge", "hurst", "video"])
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
@@ -173,9 +177,11 @@ def main(argv=None) -> dict:
                   f"{r['markov_vs_exact']:15.3f} {r['seconds']:6.0f}")
         out["bridge"] = rows
     if "hurst" in args.parts:
-        jobs = [(h, learn, args.hurst_iterations) for h in (0.3, 0.7) for learn in (True, False)]
+        jobs = [(h, learn, args.hurst_iterations, 0, 64, args.gamma_max) for h in args.true_hursts
+                for learn in (True, False)]
         rows = run_jobs(hurst_fit, jobs, args.jobs)
-        print(f"(b, c) Hurst recovery on 64 exact fOU paths (theta* = 1), {args.hurst_iterations} Adam steps")
+        print(f"(b, c) Hurst recovery on 64 exact fOU paths (theta* = 1), {args.hurst_iterations} Adam steps, "
+              f"gamma_max {args.gamma_max:g}")
         print(f"{'H*':>4s} {'noise':>10s} {'H_hat':>6s} {'|err|':>6s} {'theta':>6s} {'sigma':>6s} "
               f"{'held-out ELBO':>13s}   H during training")
         for r in rows:
