@@ -190,7 +190,7 @@ def test_hurst_is_identifiable_from_exact_paths():
         opt.zero_grad()
         model.loss(data, ts)[0].backward()
         opt.step()
-    assert float(model.hurst) > 0.58
+    assert model.hurst.item() > 0.58
 
 
 def test_moving_digits_and_the_convolutional_latent_model():
