@@ -1,4 +1,4 @@
-"""Choosing the time of the local regulariser's extra step (shared by the ODE and SDE models)."""
+"""Shared by the ODE and SDE models: the time of the local regulariser's extra step, and the record of the last solve."""
 
 from __future__ import annotations
 
@@ -32,3 +32,27 @@ def with_time(times: list[float], t_s: float) -> tuple[list[float], int, list[in
 def step_starts(t0: float, step_ends: list[float] | None) -> list[float]:
     """Start times of the accepted steps from their end times."""
     return [t0] + [float(v) for v in step_ends[:-1]] if step_ends else []
+
+
+class LastSolve:
+    """What a neural DE keeps of its last solve: ``stats``, the step starts for biased
+    sampling, and the NFE counters (``local_nfe``: the local step's evaluations)."""
+
+    stats = None
+    local_nfe = 0
+
+    def _record(self, stats, t0: float) -> None:
+        self.stats = stats
+        if stats.step_ts:
+            self._step_starts = step_starts(t0, stats.step_ts)
+
+    @property
+    def nfe(self) -> int:
+        """Evaluations in the last forward pass (the local step's included)."""
+        return 0 if self.stats is None else int(self.stats.nfe) + self.local_nfe
+
+    @property
+    def nfe_backward(self) -> int:
+        """Evaluations of the adjoint backward pass of the last solve (0 without an adjoint
+        or before ``backward``)."""
+        return 0 if self.stats is None else int(getattr(self.stats, "nfe_backward", 0) or 0)

@@ -42,14 +42,14 @@ from sciml.solvers import solve_ode, step_error
 from sciml.solvers._integrate import initial_step
 from sciml.solvers._ode import TABLEAUX
 
-from ._local import check_local, sample_time, step_starts, with_time
+from ._local import LastSolve, check_local, sample_time, with_time
 
 __all__ = ["LambdaSchedule", "NeuralODE", "local_error", "regularizer"]
 
 KINDS = ("error", "error_squared", "stiffness")
 
 
-class NeuralODE(nn.Module):
+class NeuralODE(LastSolve, nn.Module):
     """``z(t)`` from ``z(t_0) = z0`` under ``dz/dt = func(t, z)``.
 
     Args:
@@ -104,21 +104,8 @@ class NeuralODE(nn.Module):
     def _solve(self, z0, t):
         sol = solve_ode(self.func, z0, t, method=self.method, rtol=self.rtol, atol=self.atol, adjoint=self.adjoint,
                         stiffness=self.regularize == "stiffness", **self.solver_kwargs)
-        self.stats = sol.stats
-        if sol.stats.step_ts:
-            self._step_starts = step_starts(float(t[0]), sol.stats.step_ts)
+        self._record(sol.stats, float(t[0]))
         return sol
-
-    @property
-    def nfe(self) -> int:
-        """Function evaluations of the last forward pass (the local step's included)."""
-        return 0 if self.stats is None else int(self.stats.nfe) + self.local_nfe
-
-    @property
-    def nfe_backward(self) -> int:
-        """Evaluations of the adjoint backward pass of the last solve (0 without adjoint
-        or before ``backward``)."""
-        return 0 if self.stats is None else int(getattr(self.stats, "nfe_backward", 0) or 0)
 
     def regularization(self, reduction: str = "sum") -> torch.Tensor:
         """:func:`regularizer` of the last solve, or the local ``E(t_s) h`` with ``local``."""

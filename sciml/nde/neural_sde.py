@@ -23,12 +23,12 @@ from torch import nn
 
 from sciml.solvers import sde_initial_step, sde_step_error, solve_sde
 
-from ._local import check_local, sample_time, step_starts, with_time
+from ._local import LastSolve, check_local, sample_time, with_time
 
 __all__ = ["NeuralSDE"]
 
 
-class NeuralSDE(nn.Module):
+class NeuralSDE(LastSolve, nn.Module):
     """``y(t)`` from ``y(t_0) = y0`` ``(batch, d)`` under ``dy = drift(t, y) dt + diffusion(t, y) dW``.
 
     Args:
@@ -116,20 +116,9 @@ class NeuralSDE(nn.Module):
         sol = solve_sde(self, y0, t, method=self.method, dt=self.dt, adaptive=self.adaptive, rtol=self.rtol,
                         atol=self.atol, adjoint=self.adjoint, seed=seed, max_steps=self.max_steps,
                         logqp=self.prior_drift is not None)
-        self.stats, self.log_ratio = sol.stats, sol.log_ratio
-        if sol.stats.step_ts:
-            self._step_starts = step_starts(float(t[0]), sol.stats.step_ts)
+        self.log_ratio = sol.log_ratio
+        self._record(sol.stats, float(t[0]))
         return sol
-
-    @property
-    def nfe(self) -> int:
-        """Evaluations of ``(f, g)`` in the last forward pass (the local step's included)."""
-        return 0 if self.stats is None else int(self.stats.nfe) + self.local_nfe
-
-    @property
-    def nfe_backward(self) -> int:
-        """Drift evaluations of the reversible adjoint's backward pass of the last solve."""
-        return 0 if self.stats is None else int(self.stats.nfe_backward or 0)
 
     def regularization(self, reduction: str = "sum") -> torch.Tensor:
         """``R_E`` of the last solve (``reduction`` ``"sum"`` or ``"mean"`` over its accepted
