@@ -1,4 +1,5 @@
-"""Shared by the ODE and SDE models: the time of the local regulariser's extra step, and the record of the last solve."""
+"""Shared by the ODE and SDE models: the time of the local regulariser's extra step and
+the record of the last solve."""
 
 from __future__ import annotations
 
