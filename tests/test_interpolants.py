@@ -43,10 +43,11 @@ def test_time_derivatives_match_finite_differences(family, gamma):
     assert torch.isfinite(it.gamma_dgamma(ends)).all()
 
 
-def _gaussian_case(m=torch.tensor([2.0, -1.0], dtype=DT), sigma=torch.tensor([[0.5, 0.2], [0.2, 0.3]], dtype=DT)):
+def _gaussian_case():
     """N(0, I) -> N(m, Sigma), independent coupling, linear, gamma = sqrt(t (1 - t)):
     ``b(t, x) = beta' m + C V^-1 (x - beta m)`` with ``V = (alpha^2 + gamma^2) I + beta^2 Sigma``
     and ``C = (alpha alpha' + gamma gamma') I + beta beta' Sigma`` (the paper's App. A)."""
+    m, sigma = torch.tensor([2.0, -1.0], dtype=DT), torch.tensor([[0.5, 0.2], [0.2, 0.3]], dtype=DT)
     it = Interpolant("linear", "sqrt")
     eye = torch.eye(2, dtype=DT)
 
@@ -84,7 +85,8 @@ def test_velocity_objective_is_minimised_by_the_closed_form():
         torch.testing.assert_close(fitted, velocity(torch.full((2,), t, dtype=DT), probe), atol=2e-2, rtol=0)
         best = velocity_loss(velocity, it, x0[:20000], x1[:20000], t=t, z=z[:20000])
         for shift in (0.05, -0.05):
-            worse = velocity_loss(lambda s, x: velocity(s, x) + shift, it, x0[:20000], x1[:20000], t=t, z=z[:20000])
+            worse = velocity_loss(lambda s, x, c=shift: velocity(s, x) + c, it, x0[:20000], x1[:20000], t=t,
+                                  z=z[:20000])
             assert worse > best
 
 
