@@ -91,6 +91,12 @@ def test_gradient_in_hurst_flows_through_the_weights():
         down = loss().item()
         model.hurst_raw += eps
     assert grad == pytest.approx((up - down) / (2 * eps), rel=1e-5)
+    with pytest.raises(ValueError, match="no control"):
+        _model(None).sample(torch.zeros(2, 1, dtype=DT), torch.tensor([0.0, 1.0], dtype=DT), dt=0.01)
+    with pytest.raises(ValueError, match="hurst"):
+        _model(Constant(0.0), hurst=1.0)
+    with pytest.raises(ValueError, match="x0"):
+        _model(Constant(0.0)).sample(torch.zeros(2, dtype=DT), torch.tensor([0.0, 1.0], dtype=DT), dt=0.01)
     fixed = _model(Constant(0.2), hurst=0.4, learn_hurst=False)
     assert "hurst_raw" not in dict(fixed.named_parameters()) and float(fixed.hurst) == pytest.approx(0.4)
 

@@ -71,11 +71,15 @@ def sample_sde(b: Callable, x0: torch.Tensor, eps: float | Callable = 0.5, score
     return sol.ys if times is not None else sol.ys[-1]
 
 
-def _divergence(b, t, x):
-    """``(b(t, x), div_x b)`` with the exact trace (one backward pass per dimension)."""
+def _divergence(b, t, x, probe=None):
+    """``(b(t, x), div_x b)``: the exact trace (one backward pass per dimension), or
+    Hutchinson's ``probe . (J probe)`` when a ``probe`` is given."""
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
         out = b(t, x)
+        if probe is not None:
+            (vjp,) = torch.autograd.grad(out, x, probe)
+            return out.detach(), (vjp * probe).sum(-1)
         div = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
         for i in range(x.shape[-1]):
             (row,) = torch.autograd.grad(out[:, i].sum(), x, retain_graph=i + 1 < x.shape[-1])
@@ -96,15 +100,7 @@ def ode_log_likelihood(b: Callable, x1: torch.Tensor, log_rho0: Callable, t0: fl
 
     def field(t, state):
         x, _ = state
-        tt = _time(t, x)
-        if probe is None:
-            out, div = _divergence(b, tt, x)
-        else:
-            with torch.enable_grad():
-                xg = x.detach().requires_grad_(True)
-                out_g = b(tt, xg)
-                (vjp,) = torch.autograd.grad(out_g, xg, probe)
-            out, div = out_g.detach(), (vjp * probe).sum(-1)
+        out, div = _divergence(b, _time(t, x), x, probe)
         return out, div.unsqueeze(-1)
 
     with torch.no_grad():

@@ -33,15 +33,15 @@ __all__ = ["ConstantDiffusion", "LatentFractionalSDE", "LinearDrift", "interpola
 
 def interpolate(t_obs: torch.Tensor, values: torch.Tensor, t) -> torch.Tensor:
     """Piecewise-linear interpolation in time of ``values`` ``(batch, T, C)`` given at
-    ``t_obs`` ``(T,)``, at the scalar time ``t`` (held constant outside ``t_obs``)."""
-    t = float(t)
-    i = int(torch.searchsorted(t_obs, torch.tensor(t, dtype=t_obs.dtype), right=True)) - 1
-    if i < 0:
+    ``t_obs`` ``(T,)``, at the scalar time ``t`` (held constant outside ``t_obs``). Tensor
+    operations only: no host synchronisation inside the solver's step loop."""
+    if len(t_obs) == 1:
         return values[:, 0]
-    if i >= len(t_obs) - 1:
-        return values[:, -1]
-    w = (t - float(t_obs[i])) / float(t_obs[i + 1] - t_obs[i])
-    return (1 - w) * values[:, i] + w * values[:, i + 1]
+    t = torch.as_tensor(t, dtype=t_obs.dtype, device=t_obs.device).reshape(1)
+    i = (torch.searchsorted(t_obs, t, right=True) - 1).clamp(0, len(t_obs) - 2)
+    lo, hi = t_obs.index_select(0, i), t_obs.index_select(0, i + 1)
+    w = ((t - lo) / (hi - lo)).clamp(0, 1).to(values.dtype)
+    return (1 - w) * values.index_select(1, i)[:, 0] + w * values.index_select(1, i + 1)[:, 0]
 
 
 class LinearDrift(nn.Module):

@@ -59,8 +59,8 @@ class RegularizedObjective:
             reg = sum(m.regularization(self.reduction) for m in regularised)
             loss = loss + lam * reg
             terms.update(reg=torch.as_tensor(reg).detach(), **{"lambda": lam})
-        for m in des:
-            if model.training:
+        if model.training:
+            for m in des:
                 m.iterations += 1
         terms.update(nfe=sum(m.nfe for m in des), nfe_backward=nfe_backward)
         return loss, terms
