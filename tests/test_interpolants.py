@@ -136,3 +136,20 @@ def test_denoiser_loss_targets_the_noise_and_bad_inputs():
         Interpolant("linear", "cosine")
     with pytest.raises(ValueError, match="mirror"):
         Interpolant("mirror", "zero")
+
+
+def test_backward_sde_takes_the_target_back_to_the_gaussian():
+    it, m, sigma, velocity, score = _gaussian_case()
+    g = torch.Generator().manual_seed(4)
+    x1 = m + torch.randn(4000, 2, generator=g, dtype=DT) @ torch.linalg.cholesky(sigma).T
+    out = sample_sde(velocity, x1, eps=0.5, score=score, t0=1.0, t1=0.0, steps=400, seed=5, direction="backward")
+    assert out.mean(0).abs().max() < 0.05
+    assert (torch.cov(out.T) - torch.eye(2, dtype=DT)).abs().max() < 0.06
+    # a wrong sign of the score correction (b + eps s run backwards) misses the Gaussian
+    wrong = sample_sde(lambda t, x: velocity(t, x) + score(t, x), x1, eps=0.5, score=score, t0=1.0, t1=0.0,
+                       steps=400, seed=5, direction="backward")
+    assert (torch.cov(wrong.T) - torch.eye(2, dtype=DT)).abs().max() > 0.2
+    with pytest.raises(ValueError, match="down in time"):
+        sample_sde(velocity, x1, score=score, t0=0.0, t1=1.0, direction="backward")
+    with pytest.raises(ValueError, match="direction"):
+        sample_sde(velocity, x1, score=score, direction="sideways")
