@@ -21,6 +21,7 @@ FIGURES = {
     "probconserv_stefan.py": ["probconserv_stefan.png"],
     "regularized_neural_ode.py": ["nde_nfe.png", "nde_fields.png", "nde_steps.png"],
     "fractional_latent_sde.py": ["fractional_hurst.png", "fractional_paths.png"],
+    "generative_bridges.py": ["interpolant_trajectories.png", "bridge_trajectories.png"],
 }
 
 
