@@ -71,8 +71,13 @@ class AffineReference:
         return f"AffineReference(A={self.A.tolist()}, c={self.c.tolist()}, sigma={self.sigma})"
 
     def to(self, like: torch.Tensor) -> "AffineReference":
-        """The same reference in ``like``'s dtype and device."""
-        return AffineReference(self.A.to(like), self.c.to(like), self.sigma)
+        """The same reference in ``like``'s dtype and device (itself when they match; no
+        re-validation, so a training step does not synchronise with the device)."""
+        if self.A.dtype == like.dtype and self.A.device == like.device:
+            return self
+        out = object.__new__(AffineReference)
+        out.A, out.c, out.sigma = self.A.to(like), self.c.to(like), self.sigma
+        return out
 
     def drift(self, x: torch.Tensor) -> torch.Tensor:
         """``A x + c`` for ``x`` ``(batch, d)``."""
@@ -170,9 +175,9 @@ class AffineReference:
         for k in range(knots.shape[1] - 1):
             s, u = float(knot_times[k]), float(knot_times[k + 1])
             grid = torch.linspace(s, u, substeps + 1, dtype=knots.dtype, device=knots.device)
-            for j in range(1, substeps):
-                points.append(self.bridge_sample(float(grid[j]), points[-1], float(grid[j - 1]), knots[:, k + 1], u,
-                                                 generator))
+            for j in range(1, substeps):   # host-side times: no device reads in the loop
+                points.append(self.bridge_sample(s + (u - s) * j / substeps, points[-1],
+                                                 s + (u - s) * (j - 1) / substeps, knots[:, k + 1], u, generator))
             points.append(knots[:, k + 1])
             times.append(grid[1:])
         return torch.stack(points, 1), torch.cat(times)
