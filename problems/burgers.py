@@ -67,19 +67,37 @@ class Burgers(Problem):
 
     def solve(self, inputs: torch.Tensor) -> torch.Tensor:
         """``u`` at the output times, ``(n, n_times, resolution)`` in the input dtype."""
+        u_hat = self.spectral.fft(inputs.to(torch.float64))
+        stepper = self._stepper(u_hat)
+        path = rollout(stepper, u_hat, self.steps_per_output * (self.n_times - 1), self.steps_per_output)
+        return self.spectral.ifft(path).movedim(0, -2).to(inputs.dtype)
+
+    def _stepper(self, like: torch.Tensor):
         grid = self.spectral
-        u_hat = grid.fft(inputs.to(torch.float64))
-        (k,) = grid.wavenumbers(torch.float64, u_hat.device)
-        (k_odd,) = grid.wavenumbers(torch.float64, u_hat.device, odd=True)
-        mask = grid.dealias_mask(torch.float64, u_hat.device)
+        (k,) = grid.wavenumbers(torch.float64, like.device)
+        (k_odd,) = grid.wavenumbers(torch.float64, like.device, odd=True)
+        mask = grid.dealias_mask(torch.float64, like.device)
 
         def advection(v_hat):
             u = grid.ifft(v_hat * mask)
             return -0.5j * k_odd * grid.fft(u * u) * mask
 
-        stepper = crank_nicolson_rk4(-self.nu * k * k, advection, self.dt)
-        path = rollout(stepper, u_hat, self.steps_per_output * (self.n_times - 1), self.steps_per_output)
-        return grid.ifft(path).movedim(0, -2).to(inputs.dtype)
+        return crank_nicolson_rk4(-self.nu * k * k, advection, self.dt)
+
+    def solver_stepper(self, substeps: int | None = None):
+        """The solver as a :class:`sciml.sim.SolverStepper` on states ``(batch, 1, resolution)``:
+        one call is ``substeps`` steps of ``dt`` (default: one output interval)."""
+        from sciml.sim import SolverStepper
+
+        grid, n = self.spectral, self.resolution
+
+        def encode(u):
+            if u.dim() != 3 or tuple(u.shape[1:]) != (1, n):
+                raise ValueError(f"burgers stepper: states are (batch, 1, {n}), got {tuple(u.shape)}")
+            return grid.fft(u[:, 0].to(torch.float64))
+
+        return SolverStepper(self._stepper, self.dt, self.steps_per_output if substeps is None else substeps,
+                             encode, lambda z: grid.ifft(z).unsqueeze(1), name=f"burgers {n}")
 
     def cole_hopf(self, u0: torch.Tensor, t: float) -> torch.Tensor:
         """The exact solution at time ``t`` for zero-mean ``u0`` (float64)."""

@@ -143,6 +143,23 @@ class NavierStokes(Problem):
         k2 = self.spectral.k_squared(torch.float64, like.device)
         return _STEPPERS[self.stepper](-self.viscosity * k2, self._advection_and_forcing(like.device), self.dt)
 
+    def solver_stepper(self, substeps: int | None = None):
+        """The solver as a :class:`sciml.sim.SolverStepper` on vorticities ``(batch, 1, s, s)``
+        of the solver grid: one call is ``substeps`` IMEX steps of ``dt`` (default: one
+        snapshot interval), in Fourier space between the transforms."""
+        from sciml.sim import SolverStepper
+
+        s, grid = self.solver_resolution, self.spectral
+
+        def encode(u):
+            if u.dim() != 4 or tuple(u.shape[1:]) != (1, s, s):
+                raise ValueError(f"navier_stokes stepper: states are vorticities (batch, 1, {s}, {s}), "
+                                 f"got {tuple(u.shape)}")
+            return grid.fft(u[:, 0].to(torch.float64))
+
+        return SolverStepper(self.stepper_for, self.dt, self.steps_per_output if substeps is None else substeps,
+                             encode, lambda z: grid.ifft(z).unsqueeze(1), name=f"navier_stokes {s}^2")
+
     def _advection_and_forcing(self, device):
         grid = self.spectral
         kx, ky = grid.wavenumbers(torch.float64, device, odd=True)

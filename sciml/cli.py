@@ -104,6 +104,31 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    from sciml.sim.config import SimulationConfigError, simulate
+    from sciml.train.checkpoint import CheckpointError
+    from sciml.train.config import ConfigError
+
+    try:
+        path, rollout = simulate(args.config if not args.overrides else _simulation_overrides(args))
+    except (SimulationConfigError, ConfigError, CheckpointError, FileNotFoundError) as err:
+        print(f"sciml simulate: {err}", file=sys.stderr)
+        return 2
+    print(rollout.summary())
+    print(f"trajectory: {path}")
+    return 0 if rollout.ok else 1
+
+
+def _simulation_overrides(args: argparse.Namespace) -> dict:
+    import yaml
+
+    from sciml.train.config import _merge, parse_overrides
+
+    with open(args.config) as handle:
+        cfg = yaml.safe_load(handle) or {}
+    return _merge(cfg, parse_overrides(args.overrides))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sciml", description="sciml: scientific machine learning on one differentiable solver core.")
@@ -144,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--metrics", nargs="*", help="l2, l1, h1 (default: the run's)")
     ev.add_argument("--batch-size", type=int, default=32)
     ev.set_defaults(handler=_evaluate)
+
+    si = sub.add_parser("simulate", help="roll out a solver, a trained stepper or a hybrid from a YAML config")
+    si.add_argument("config", help="YAML simulation configuration (see configs/simulate_*.yaml)")
+    si.add_argument("overrides", nargs="*", help="dotted overrides, e.g. steps=20 stepper.kind=model")
+    si.set_defaults(handler=_simulate)
     return parser
 
 

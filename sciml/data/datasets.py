@@ -70,12 +70,15 @@ class FieldDataset(Dataset):
             each get their own handle).
         subsample: keep every k-th point in space.
         time_index: for outputs ``(T, *space)``, keep frame(s) ``time_index`` (int or list).
+        step_lag: time-stepper pairs instead: item ``(sample, k)`` is frame ``k`` of the
+            output trajectory as ``x`` and frame ``k + step_lag`` as ``y`` (inputs unused),
+            for every ``k`` of every sample (samples outer, frames inner).
     """
 
     def __init__(self, path: str | os.PathLike, *, spatial: int | None = None,
                  indices: Sequence[int] | None = None, in_memory: bool = False, subsample: int = 1,
                  time_index: int | Sequence[int] | None = None, input_key: str = "inputs",
-                 output_key: str = "outputs", channel_axis: bool = True):
+                 output_key: str = "outputs", channel_axis: bool = True, step_lag: int | None = None):
         import h5py
 
         self.path = Path(path)
@@ -95,6 +98,16 @@ class FieldDataset(Dataset):
         _check_factor(subsample)
         self.grid = {k: (v[::subsample] if k in names else v) for k, v in self.grid.items()}
         self.indices = list(range(n)) if indices is None else [int(i) for i in indices]
+        self.step_lag, self.pairs_per_sample = step_lag, 1
+        if step_lag is not None:
+            if time_index is not None:
+                raise ValueError("step_lag and time_index exclude each other")
+            with h5py.File(self.path, "r") as f:
+                frames = f[output_key].shape[1] if f[output_key].ndim > self.spatial + 1 else 0
+            if isinstance(step_lag, bool) or not isinstance(step_lag, int) or not 1 <= step_lag < max(frames, 1):
+                raise ValueError(f"step_lag must be an int in [1, {frames - 1}] for the {frames} frames per "
+                                 f"trajectory of {self.path}, got {step_lag!r}")
+            self.pairs_per_sample = frames - step_lag
         if any(not 0 <= i < n for i in self.indices):
             raise IndexError(f"indices must lie in [0, {n}) for {self.path}")
         self._file = None
@@ -105,7 +118,7 @@ class FieldDataset(Dataset):
                 self._row = {i: r for r, i in enumerate(sorted(set(self.indices)))}
 
     def __len__(self) -> int:
-        return len(self.indices)
+        return len(self.indices) * self.pairs_per_sample
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -128,6 +141,11 @@ class FieldDataset(Dataset):
         return _to_item(raw, self.spatial, self.channel_axis)
 
     def __getitem__(self, j: int):
+        if self.step_lag is not None:
+            sample, k = divmod(j, self.pairs_per_sample)
+            path = subsample(self._read(1, self.indices[sample]), self.factor, self.spatial)
+            return {"x": _to_item(path[k], self.spatial, self.channel_axis),
+                    "y": _to_item(path[k + self.step_lag], self.spatial, self.channel_axis)}
         i = self.indices[j]
         return {"x": self._field(self._read(0, i), False), "y": self._field(self._read(1, i), True)}
 

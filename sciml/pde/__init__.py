@@ -4,9 +4,10 @@ multigrid for -div(a grad u) = f, and implicit–explicit Crank–Nicolson Runge
 time steppers."""
 
 from ._finite_volume import ConvexFlux, FiniteVolume1D, FiniteVolume2D, burgers_flux, integrate, linear_advection_flux
-from ._grf import gaussian_random_field, grf_eigenvalues
+from ._grf import gaussian_random_field, grf_eigenvalues, grf_from_noise
 from ._multigrid import (MGResult, MultigridHierarchy, PCGResult, apply_operator, assemble_scipy,
                          multigrid_solve, pcg)
+from ._elliptic_adjoint import solve_elliptic
 from ._imex import CrankNicolsonRK2, LowStorageCNRK, crank_nicolson_rk2, crank_nicolson_rk3, crank_nicolson_rk4, rollout
 from ._spectral import SpectralGrid
 
@@ -30,7 +31,9 @@ __all__ = [
     "crank_nicolson_rk4",
     "gaussian_random_field",
     "grf_eigenvalues",
+    "grf_from_noise",
     "integrate",
     "linear_advection_flux",
     "rollout",
+    "solve_elliptic",
 ]

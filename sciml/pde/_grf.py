@@ -33,7 +33,7 @@ import torch
 
 from ._spectral import SpectralGrid
 
-__all__ = ["gaussian_random_field", "grf_eigenvalues"]
+__all__ = ["gaussian_random_field", "grf_eigenvalues", "grf_from_noise"]
 
 
 def _check(shape, alpha, tau, boundary):
@@ -87,22 +87,40 @@ def gaussian_random_field(n_samples: int, shape: Sequence[int], alpha: float = 2
         raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
     lam = grf_eigenvalues(shape, alpha, tau, sigma, boundary, torch.float64, device, zero_mean)
     shape = tuple(int(n) for n in shape)
+    noise_shape = shape if boundary == "periodic" else tuple(lam.shape)
+    noise = torch.randn((n_samples, *noise_shape), generator=generator, dtype=torch.float64, device=device)
+    return grf_from_noise(noise, shape, alpha, tau, sigma, boundary, zero_mean=zero_mean).to(dtype)
+
+
+def grf_from_noise(noise: torch.Tensor, shape: Sequence[int], alpha: float = 2.0, tau: float = 3.0,
+                   sigma: float | None = None, boundary: str = "periodic", *, zero_mean: bool = False) -> torch.Tensor:
+    """The field of :func:`gaussian_random_field` for given standard-normal ``noise``, a
+    linear and differentiable map: the parametrisation ``u = C^(1/2) xi`` of inverse
+    problems with this prior (``|xi|^2 / 2`` is then the negative log prior).
+
+    ``noise``: ``(batch, *shape)`` white noise on the grid (periodic) or ``(batch,
+    *modes)`` Karhunen–Loève coefficients (dirichlet: ``n_i - 2`` modes per axis;
+    neumann: ``n_i``). Returns ``(batch, *shape)`` in the dtype of ``noise``.
+    """
+    lam = grf_eigenvalues(shape, alpha, tau, sigma, boundary, noise.dtype, noise.device, zero_mean)
+    shape = tuple(int(n) for n in shape)
+    expected = shape if boundary == "periodic" else tuple(lam.shape)
+    if noise.dim() != len(shape) + 1 or tuple(noise.shape[1:]) != expected:
+        raise ValueError(f"noise must have shape (batch, {', '.join(map(str, expected))}) for a {boundary} field "
+                         f"on {shape}, got {tuple(noise.shape)}")
     if boundary == "periodic":
         grid = SpectralGrid(shape)
-        noise = torch.randn((n_samples, *shape), generator=generator, dtype=torch.float64, device=device)
         # white noise has E|w_hat_m|^2 = 1/N in the forward-normalised FFT; e_m = exp(i k.x) on the unit torus
-        coeff = grid.fft(noise) * (lam * math.prod(shape)).sqrt()
-        return grid.ifft(coeff).to(dtype)
-    xi = torch.randn((n_samples, *lam.shape), generator=generator, dtype=torch.float64, device=device) * lam.sqrt()
-    field = xi
+        return grid.ifft(grid.fft(noise) * (lam * math.prod(shape)).sqrt())
+    field = noise * lam.sqrt()
     for axis, n in enumerate(shape):
-        x = torch.linspace(0.0, 1.0, n, dtype=torch.float64, device=device)
+        x = torch.linspace(0.0, 1.0, n, dtype=noise.dtype, device=noise.device)
         if boundary == "dirichlet":
-            modes = torch.arange(1, n - 1, dtype=torch.float64, device=device)
+            modes = torch.arange(1, n - 1, dtype=noise.dtype, device=noise.device)
             basis = math.sqrt(2.0) * torch.sin(math.pi * modes[:, None] * x[None, :])  # (modes, n)
         else:
-            modes = torch.arange(n, dtype=torch.float64, device=device)
+            modes = torch.arange(n, dtype=noise.dtype, device=noise.device)
             basis = math.sqrt(2.0) * torch.cos(math.pi * modes[:, None] * x[None, :])
             basis[0] = 1.0
         field = torch.movedim(torch.movedim(field, 1 + axis, -1) @ basis, -1, 1 + axis)
-    return field.to(dtype)
+    return field

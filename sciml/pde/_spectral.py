@@ -14,6 +14,7 @@ differentiable and device-agnostic.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -170,6 +171,34 @@ class SpectralGrid:
         energy = (u_hat.real**2 + u_hat.imag**2) * factor * self.mode_weights(u.dtype, u.device)
         total = self.volume * energy.sum(dim=self.axes)
         return total if squared else total.sqrt()
+
+    def resample(self, u: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+        """Fourier interpolation (or truncation) of ``u`` from this grid onto the grid of
+        ``shape`` with the same periods: the modes ``|m_i| < min(n_i, n'_i) / 2`` are kept,
+        the rest (Nyquist modes included) dropped. Exact for trigonometric polynomials of
+        that degree; restriction by it is the L2 projection onto the coarse modes.
+        Differentiable; ``shape`` must have this grid's dimension."""
+        self._check(u)
+        shape = tuple(int(n) for n in shape)
+        if len(shape) != self.ndim or any(n < 2 for n in shape):
+            raise ValueError(f"shape must list {self.ndim} sizes >= 2, got {shape}")
+        if shape == self.shape:
+            return u
+        u_hat = self.fft(u)
+        target = SpectralGrid(shape, self.length)
+        out = u_hat.new_zeros(*u_hat.shape[:-self.ndim], *shape[:-1], shape[-1] // 2 + 1)
+        keep = [min(n, m) // 2 for n, m in zip(self.shape, shape)]  # modes 0..keep-1 (and -keep+1..-1)
+        src, dst = [], []
+        for i, h in enumerate(keep[:-1]):
+            src.append([slice(0, h), slice(self.shape[i] - h + 1, self.shape[i])])
+            dst.append([slice(0, h), slice(shape[i] - h + 1, shape[i])])
+        last = slice(0, keep[-1])
+        lead = (slice(None),) * (u_hat.dim() - self.ndim)
+        for combo in itertools.product(*[range(2)] * (self.ndim - 1)):
+            s_idx = tuple(src[i][c] for i, c in enumerate(combo))
+            d_idx = tuple(dst[i][c] for i, c in enumerate(combo))
+            out[lead + d_idx + (last,)] = u_hat[lead + s_idx + (last,)]
+        return target.ifft(out)
 
     def _check(self, u: torch.Tensor) -> None:
         if not isinstance(u, torch.Tensor) or tuple(u.shape[-self.ndim:]) != self.shape:

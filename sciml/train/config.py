@@ -32,7 +32,10 @@ class DataConfig:
     The first ``n_train`` samples of ``train`` train; ``val_fraction`` of them are held
     out for validation (the last ones); every entry of ``test`` is evaluated (its first
     ``n_test`` samples) with the name as the metric prefix. ``subsample`` keeps every
-    k-th point of the training fields; ``test_subsample`` per test set."""
+    k-th point of the training fields; ``test_subsample`` per test set. ``step_lag``
+    trains a time stepper: the items are pairs (frame ``k``, frame ``k + step_lag``) of the
+    output trajectories (``n_train`` / ``n_test`` then count pairs), and the checkpoint
+    records the time between the two frames for :func:`sciml.sim.load_stepper`."""
 
     format: str = "h5"
     train: str = ""
@@ -43,6 +46,7 @@ class DataConfig:
     subsample: int = 1
     test_subsample: dict[str, int] = field(default_factory=dict)
     time_index: int | None = None
+    step_lag: int | None = None
     normalize_inputs: str = "pointwise"
     normalize_outputs: str = "none"
     in_memory: bool = True

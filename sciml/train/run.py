@@ -22,7 +22,7 @@ from .config import ConfigError, RunConfig, load_config, to_dict
 from .losses import H1Loss, HsLoss, LpLoss
 from .trainer import Trainer
 
-__all__ = ["build_run", "evaluate_checkpoint", "train"]
+__all__ = ["build_run", "evaluate_checkpoint", "load_model", "train"]
 
 LOSSES = {"l2": LpLoss, "h1": H1Loss, "hs": HsLoss}
 
@@ -33,7 +33,8 @@ def _load(path: str, cfg, subsample: int, n: int | None):
         if subsample > 1:
             raise ConfigError("subsample applies to h5 datasets; resample .pt sets beforehand")
     elif cfg.format == "h5":
-        data = FieldDataset(path, in_memory=cfg.in_memory, subsample=subsample, time_index=cfg.time_index)
+        data = FieldDataset(path, in_memory=cfg.in_memory, subsample=subsample, time_index=cfg.time_index,
+                            step_lag=cfg.step_lag)
     else:
         raise ConfigError(f"data.format must be 'h5' or 'pt', got {cfg.format!r}")
     if n is not None:
@@ -64,10 +65,14 @@ def _metric(name: str, cfg: RunConfig):
     raise ConfigError(f"unknown metric {name!r}; known: l1, l2, h1")
 
 
-def _model(cfg: RunConfig, sample: dict, train=None) -> NormalizedModel:
+def _model(cfg: RunConfig, sample: dict | None, train=None) -> NormalizedModel:
     spec = dict(cfg.model)
-    spec.setdefault("in_channels", sample["x"].shape[0])
-    spec.setdefault("out_channels", sample["y"].shape[0])
+    for key, item in (("in_channels", "x"), ("out_channels", "y")):
+        if key not in spec:
+            if sample is None:
+                raise ConfigError(f"the run configuration does not record model.{key}; rebuild the model from "
+                                  f"data (evaluate_checkpoint) or add it to the configuration")
+            spec[key] = sample[item].shape[0]
     try:
         core = build_model(spec)
     except (ValueError, TypeError) as err:
@@ -132,6 +137,16 @@ def build_run(cfg: RunConfig) -> tuple[Trainer, object]:
     except TypeError as err:
         raise ConfigError(f"loss.args: {err}") from None
     model = _model(cfg, train[0], train)
+    sample = train[0]
+    cfg.model.setdefault("in_channels", int(sample["x"].shape[0]))  # recorded, so load_model needs no data
+    cfg.model.setdefault("out_channels", int(sample["y"].shape[0]))
+    metadata = {"config": to_dict(cfg)}
+    if d.step_lag is not None:
+        base = full.dataset if isinstance(full, Subset) else full
+        times = getattr(base, "grid", {}).get("t")
+        if times is None or len(times) < 2:
+            raise ConfigError(f"{d.train} has no time grid 't'; a stepper needs the time between frames")
+        metadata["stepper"] = {"dt": float(times[1] - times[0]) * d.step_lag}
     t = cfg.trainer
     if t.threads:
         torch.set_num_threads(t.threads)
@@ -143,7 +158,7 @@ def build_run(cfg: RunConfig) -> tuple[Trainer, object]:
                       metrics={m: _metric(m, cfg) for m in cfg.metrics}, eval_batch_size=t.eval_batch_size,
                       monitor=monitor, early_stopping=t.early_stopping, checkpoint_dir=cfg.out_dir,
                       save_every=t.save_every, device=t.device, progress=t.progress,
-                      metadata={"config": to_dict(cfg)})
+                      metadata=metadata)
     return trainer, train
 
 
@@ -156,6 +171,18 @@ def train(cfg: RunConfig, resume: str | None = "auto") -> list[dict]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
     return trainer.fit(train_set, resume=resume)
+
+
+def load_model(path: str, device="cpu") -> tuple[NormalizedModel, dict]:
+    """The trained model of a checkpoint written by ``sciml train`` (normalisers included,
+    evaluation mode) and the checkpoint's metadata; no data needed."""
+    state = load_checkpoint(path, map_location=device)
+    if "config" not in state.get("metadata", {}):
+        raise ConfigError(f"{path} has no run configuration; it was not written by `sciml train`")
+    cfg = load_config(None, base=state["metadata"]["config"])
+    model = _model(cfg, None)
+    model.load_state_dict(state["model"])
+    return model.to(device).eval(), state["metadata"]
 
 
 def evaluate_checkpoint(path: str, data: dict[str, str] | None = None, metrics: list[str] | None = None,
