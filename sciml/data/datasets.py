@@ -16,7 +16,7 @@ from typing import Sequence
 import torch
 from torch.utils.data import Dataset, Subset
 
-__all__ = ["FieldDataset", "TensorFieldDataset", "load_pt_dataset", "random_split", "subsample"]
+__all__ = ["FieldDataset", "TensorFieldDataset", "load_pt_dataset", "random_split", "subsample", "write_fields"]
 
 
 def _check_factor(factor) -> None:
@@ -180,3 +180,28 @@ def random_split(dataset: Dataset, lengths: Sequence[float | int], seed: int = 0
         out.append(Subset(dataset, order[start:start + size]))
         start += size
     return out
+
+
+def write_fields(path: str | os.PathLike, inputs: torch.Tensor, outputs: torch.Tensor,
+                 grid: dict | None = None, attrs: dict | None = None) -> Path:
+    """Write pairs in the layout of ``Problem.generate`` (datasets ``inputs``, ``outputs``,
+    group ``grid``, attributes), atomically: for data derived from solver runs, e.g. the
+    (coarse step, correction) pairs of a hybrid stepper. Read back with :class:`FieldDataset`."""
+    import h5py
+
+    if inputs.shape[0] != outputs.shape[0]:
+        raise ValueError(f"inputs and outputs must hold the same number of samples, got {inputs.shape[0]} "
+                         f"and {outputs.shape[0]}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with h5py.File(tmp, "w") as f:
+        f.create_dataset("inputs", data=inputs.detach().cpu().numpy())
+        f.create_dataset("outputs", data=outputs.detach().cpu().numpy())
+        group = f.create_group("grid", track_order=True)
+        for name, value in (grid or {}).items():
+            group.create_dataset(name, data=value)
+        for name, value in (attrs or {}).items():
+            f.attrs[name] = json.dumps(value) if isinstance(value, (dict, list)) else value
+    os.replace(tmp, path)
+    return path

@@ -98,7 +98,7 @@ def invert(forward: Callable, observations: torch.Tensor, latent0: torch.Tensor,
         loss = misfit + prior
         loss.backward()
         for key, value in (("loss", loss), ("misfit", misfit), ("prior", prior)):
-            history[key].append(float(value))
+            history[key].append(float(value.detach()))
         if truth is not None:
             with torch.no_grad():
                 history["error"].append(_relative(transform(z), truth))
