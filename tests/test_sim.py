@@ -202,3 +202,14 @@ def test_parareal_reaches_the_fine_solution(ns):
     assert full.changes[0] > full.changes[-1]
     with pytest.raises(ValueError, match="same time"):
         parareal(_heat_stepper(32, dt=0.2), fine, u0, 4)
+
+
+def test_a_state_at_rest_is_not_a_blow_up():
+    class Forced:
+        dt = 1.0
+
+        def __call__(self, u):
+            return u + 1.0
+
+    r = Simulation(Forced()).run(torch.zeros(2, 1, 4), 5)
+    assert r.ok and float(r.diagnostics["rms"][-1, 0]) == 5.0

@@ -108,7 +108,8 @@ class Simulation:
     """Args:
         stepper: any :class:`~sciml.sim.Stepper`.
         diagnostics: ``name -> fn(state)`` recorded at every saved state.
-        blowup_factor: stop when a sample's rms exceeds this multiple of its initial rms.
+        blowup_factor: stop when a sample's rms exceeds this multiple of its initial rms
+            (samples that start at rest, rms 0, are only checked for non-finite values).
     """
 
     def __init__(self, stepper: Stepper, diagnostics: dict[str, Callable] | None = None,
@@ -154,7 +155,8 @@ class Simulation:
         name = getattr(self.stepper, "name", type(self.stepper).__name__)
         states, records = [], {k: [] for k in ("rms", *(("error",) if reference is not None else ()),
                                                *self.diagnostics)}
-        rms0 = _rms(u0.detach()).clamp_min(torch.finfo(u0.dtype).tiny)
+        rms0 = _rms(u0.detach())
+        limit = torch.where(rms0 > 0, self.blowup_factor * rms0, float("inf"))  # a state at rest has no scale
 
         def record(u, j):
             states.append(u if grad else u.detach())
@@ -179,7 +181,7 @@ class Simulation:
                 u_next = self.stepper(u)
                 check = u_next.detach()
                 finite = torch.isfinite(check.flatten(1)).all(1)
-                big = _rms(torch.where(finite.view(-1, *[1] * (check.dim() - 1)), check, 0)) > self.blowup_factor * rms0
+                big = _rms(torch.where(finite.view(-1, *[1] * (check.dim() - 1)), check, 0)) > limit
                 bad = ~finite | big
                 if bool(bad.any()):
                     samples = bad.nonzero().flatten().tolist()

@@ -146,7 +146,7 @@ class ResampledStepper:
 
     def __init__(self, stepper: Stepper, shape):
         self.stepper, self.shape, self.dt = stepper, tuple(int(n) for n in shape), _check_dt(stepper.dt)
-        self.name = f"{getattr(stepper, 'name', 'stepper')}@{'x'.join(map(str, self.shape))}"
+        self.name = f"{getattr(stepper, 'name', 'stepper')} (resampled)"
 
     def __call__(self, u: torch.Tensor) -> torch.Tensor:
         _check_state(u, self.name)
