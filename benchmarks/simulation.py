@@ -75,16 +75,19 @@ def _timed(fn):
 
 # --------------------------------------------------------------------------- part 1
 def navier_stokes_rollouts(cfg: dict, work: Path) -> dict:
-    s, T = cfg["s"], cfg["t_end"]
-    problem = NavierStokes(resolution=s, t_end=T, n_times=T + 1, dt=5e-3)
+    s, T, nu = cfg["s"], cfg["t_end"], cfg["viscosity"]
+    problem = NavierStokes(resolution=s, t_end=T, n_times=T + 1, dt=5e-3, viscosity=nu)
+    # training trajectories: solved on data_resolution^2, subsampled to s^2
+    source = NavierStokes(resolution=s, solver_resolution=cfg["data_resolution"], t_end=T, n_times=T + 1,
+                          dt=5e-3 * s / cfg["data_resolution"], viscosity=nu)
     data = work / f"ns{s}_train.h5"
-    _, t_data = _timed(lambda: data.exists() or problem.generate(cfg["n_traj"], data, seed=0, progress=False))
+    _, t_data = _timed(lambda: data.exists() or source.generate(cfg["n_traj"], data, seed=0, progress=False))
     # the operator: w(t) -> w(t + 1) on step pairs, trained and checkpointed by `sciml train`
     run_op = work / f"ns{s}_stepper"
     _, t_op = _timed(lambda: train(_run_config(run_op, data, {"step_lag": 1}, cfg, cfg["epochs"])))
     operator = load_stepper(run_op / "latest.pt")
     # the hybrid: a coarse solver step plus a learned correction
-    coarse = ResampledStepper(NavierStokes(resolution=cfg["coarse"], t_end=T, n_times=T + 1, dt=5e-3)
+    coarse = ResampledStepper(NavierStokes(resolution=cfg["coarse"], t_end=T, n_times=T + 1, dt=5e-3, viscosity=nu)
                               .solver_stepper(), (cfg["coarse"],) * 2)
     import h5py
 
@@ -101,7 +104,8 @@ def navier_stokes_rollouts(cfg: dict, work: Path) -> dict:
     hybrid = CorrectedStepper(coarse, correction, name=f"solver {cfg['coarse']}^2 + correction")
 
     # unseen initial conditions and the fine reference
-    fine_problem = NavierStokes(resolution=s, solver_resolution=cfg["s_ref"], t_end=T, n_times=T + 1, dt=1e-3)
+    fine_problem = NavierStokes(resolution=s, solver_resolution=cfg["s_ref"], t_end=T, n_times=T + 1, dt=1e-3,
+                                viscosity=nu)
     w0_fine = fine_problem.sample_inputs(cfg["n_test"], generator=torch.Generator().manual_seed(10_000)).double()
     stride = cfg["s_ref"] // s
     w0 = w0_fine[:, ::stride, ::stride].unsqueeze(1)
@@ -216,17 +220,25 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", default=None, help="folder for generated data and runs (default: outputs/...)")
+    parser.add_argument("--viscosity", type=float, default=1e-3, help="Navier-Stokes nu (default: %(default)s)")
+    parser.add_argument("--data-resolution", type=int, default=None,
+                        help="solver grid of the training trajectories (default: the state grid)")
+    parser.add_argument("--no-inverse", action="store_true", help="the rollouts only")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     cfg = settings(args.quick)
-    work = Path(args.work or ROOT / "outputs" / ("benchmark_simulation_quick" if args.quick else "benchmark_simulation"))
+    cfg["viscosity"] = args.viscosity
+    cfg["data_resolution"] = args.data_resolution or cfg["s"]
+    default = f"benchmark_simulation{'_quick' if args.quick else ''}_nu{args.viscosity:g}_data{cfg['data_resolution']}"
+    work = Path(args.work or ROOT / "outputs" / default)
     work.mkdir(parents=True, exist_ok=True)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; work folder {work}")
 
     ns = navier_stokes_rollouts(cfg, work)
     s, T = cfg["s"], cfg["t_end"]
-    print(f"\nNavier-Stokes {s}^2 from a {cfg['s_ref']}^2 reference, {T}-s rollouts of {cfg['n_test']} unseen "
-          f"initial conditions (training: data {ns['train_seconds']['data']:.0f} s, operator "
+    print(f"\nNavier-Stokes nu = {cfg['viscosity']:g}, {s}^2 from a {cfg['s_ref']}^2 reference, {T}-s rollouts of "
+          f"{cfg['n_test']} unseen initial conditions; training data from {cfg['data_resolution']}^2 solves "
+          f"(data {ns['train_seconds']['data']:.0f} s, operator "
           f"{ns['train_seconds']['operator']:.0f} s, correction {ns['train_seconds']['correction']:.0f} s)")
     print(f"{'stepper':<44}{'seconds':>9}{'x ref':>8}{'err t=' + str(T):>11}{'mean err':>10}{'spectrum':>10}")
     ref_seconds = ns["rows"][0]["seconds"]
@@ -237,6 +249,9 @@ def main(argv=None) -> dict:
     print("'spectrum': sum_k |E(k) - E_ref(k)| / sum_k E_ref(k) over k < s/3 at the final time (batch-mean spectra); "
           "seconds: the rollout of the batch")
 
+    result = {"navier_stokes": ns["rows"], "parareal_changes": ns["parareal_changes"]}
+    if args.no_inverse:
+        return result
     darcy = darcy_inverse(cfg, work)
     print(f"\nInverse Darcy 32^2, {cfg['n_test']} coefficients from u at every 2nd node (noise 1e-4), L-BFGS "
           f"{cfg['inv_iters']} iterations (surrogate trained in {darcy['train_seconds']:.0f} s)")
@@ -251,8 +266,7 @@ def main(argv=None) -> dict:
     print(f"{'gradients through':<32}{'rel. L2 error of w0':>20}{'seconds':>9}{'evals':>7}")
     for r in nsi["rows"]:
         print(f"{r['method']:<32}{r['error']:>20.3f}{r['seconds']:>9.1f}{r['evaluations']:>7}")
-    return {"navier_stokes": ns["rows"], "darcy_inverse": darcy["rows"], "ns_inverse": nsi["rows"],
-            "parareal_changes": ns["parareal_changes"]}
+    return {**result, "darcy_inverse": darcy["rows"], "ns_inverse": nsi["rows"]}
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ FIGURES = {
     "regularized_neural_ode.py": ["nde_nfe.png", "nde_fields.png", "nde_steps.png"],
     "fractional_latent_sde.py": ["fractional_hurst.png", "fractional_paths.png"],
     "generative_bridges.py": ["interpolant_trajectories.png", "bridge_trajectories.png"],
-    "operator_in_simulation.py": ["rollout_errors.png", "rollout_fields.png", "ns_stepper.pt"],
+    "operator_in_simulation.py": ["rollout_errors.png", "rollout_fields.png", "ns_stepper.pt2"],
     "inverse_problems.py": ["darcy_inverse.png", "ns_inverse.png"],
 }
 

@@ -8,7 +8,7 @@
    a coarse solver step with a learned correction, and parareal (the operator's
    prediction refined by the solver). Errors to a fine reference, energy and spectra are
    recorded by ``Simulation`` as it runs.
-4. Export the operator (TorchScript) and drive it from a plain loop that needs only torch.
+4. Export the operator (`torch.export`) and drive it from a plain loop that needs only torch.
 
 Run ``python tutorials/operator_in_simulation.py [--quick] [--out DIR]``. The command-line
 equivalent of step 3 is ``sciml simulate configs/simulate_ns.yaml``.
@@ -137,12 +137,17 @@ fig.savefig(out / "rollout_fields.png", dpi=110)
 
 # %% [markdown]
 # ## 4. Outside Python training code
-# The exported file needs torch only (``torch.jit.load`` here; ``torch::jit::load`` in C++).
-# The export is checked against the eager model before it is written.
+# The exported program needs torch only (`torch.export.load`; AOTInductor compiles it for
+# C++). The export is checked against the eager model before it is written. neuraloperator's
+# FNO fixes the batch size under torch.export, so the program steps batches of 4.
 
 # %%
-path = export_model(operator.model, w0.float(), out / "ns_stepper", format="torchscript")
-step = torch.jit.load(str(path))
+import warnings  # noqa: E402
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # the batch-specialisation notice
+    path = export_model(operator.model, w0.float(), out / "ns_stepper")
+step = torch.export.load(str(path)).module()
 u = w0.float()
 with torch.no_grad():
     for _ in range(T):  # a plain time-stepping loop

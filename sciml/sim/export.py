@@ -6,7 +6,9 @@
   axis dynamic; load it with ``torch.export.load(path).module()`` or
   :func:`load_exported`. It can be compiled ahead of time (AOTInductor) for C++;
 * ``format="torchscript"``: a traced TorchScript module (``.pt``), loadable from C++ with
-  ``torch::jit::load`` and from Python without sciml (``torch.jit.load``).
+  ``torch::jit::load`` and from Python without sciml (``torch.jit.load``). torch 2.13
+  deprecates ``torch.jit.trace`` (a ``DeprecationWarning``); it is kept for existing
+  C++ consumers, and ``"export"`` is the format to prefer.
 
 Both are checked on export: the reloaded program must reproduce the eager model on
 ``example`` (and on a batch of another size, for the dynamic batch) to ``rtol``, else
