@@ -9,8 +9,8 @@ subsampling, 10-second rollouts of 4 unseen initial conditions. Steppers over dt
   32^2 one Fourier-interpolated back to 64^2);
 * operator: an FNO ``w(t) -> w(t + 1)`` trained by ``sciml train`` on step pairs of 100
   64^2 solver trajectories (``data.step_lag=1``), loaded with ``load_stepper``;
-* hybrid: the 32^2 solver step plus a learned correction (an FNO trained on the pairs
-  (coarse step, fine - coarse) of the same trajectories);
+* hybrid: the 32^2 solver step plus a learned correction (an FNO keeping modes to s/4,
+  trained on the pairs (coarse step, fine - coarse) of the same trajectories);
 * parareal: the operator as coarse propagator refined by the 64^2 solver.
 
 Part 2, inverse problems (MAP estimates by L-BFGS, :func:`sciml.sim.invert`):
@@ -25,7 +25,11 @@ Part 2, inverse problems (MAP estimates by L-BFGS, :func:`sciml.sim.invert`):
   through the rollout) and through one call of the trained stepper.
 
     python benchmarks/simulation.py            # about 25 minutes on 2 CPU cores
+    python benchmarks/simulation.py --viscosity 1e-5 --data-resolution 128 --no-inverse
+                                               # under-resolved 32^2: where the hybrid helps (~40 min)
     python benchmarks/simulation.py --quick    # CI-sized smoke run (32^2, tiny training)
+
+Generated data and runs go to ``outputs/benchmark_simulation_*`` (reruns reuse them).
 """
 
 from __future__ import annotations
