@@ -53,7 +53,9 @@ class Problem(ABC):
     """Base class of every problem in the ``problems`` package.
 
     Subclasses set ``name`` and implement :meth:`sample_inputs`, :meth:`solve`,
-    :meth:`parameters` and :meth:`grid`.
+    :meth:`parameters` and :meth:`grid`. Time-dependent problems may also provide
+    ``solver_stepper(substeps=None)``, their solver as a :class:`sciml.sim.SolverStepper`
+    (what ``sciml simulate`` and classical rollouts use).
     """
 
     name: str = "problem"
