@@ -44,8 +44,8 @@ import torch
 from problems import Darcy, NavierStokes
 from sciml.data import write_fields
 from sciml.pde import SpectralGrid, grf_from_noise
-from sciml.sim import (CorrectedStepper, ResampledStepper, Simulation, grid_observation, invert, load_stepper,
-                       parareal, relative_error)
+from sciml.sim import (CorrectedStepper, ResampledStepper, Simulation, correction_pairs, grid_observation, invert,
+                       load_stepper, parareal, relative_error)
 from sciml.train.config import load_config
 from sciml.train.run import load_model, train
 
@@ -98,10 +98,8 @@ def navier_stokes_rollouts(cfg: dict, work: Path) -> dict:
 
     with h5py.File(data) as f:
         paths = torch.from_numpy(f["outputs"][()]).double()  # (n, T+1, s, s)
-    now, nxt = paths[:, :-1].flatten(0, 1).unsqueeze(1), paths[:, 1:].flatten(0, 1).unsqueeze(1)
-    with torch.no_grad():
-        stepped = torch.cat([coarse(chunk) for chunk in now.split(200)])
-    pairs = write_fields(work / f"ns{s}_corrections.h5", stepped[:, 0].float(), (nxt - stepped)[:, 0].float(),
+    stepped, targets = correction_pairs(coarse, paths)
+    pairs = write_fields(work / f"ns{s}_corrections.h5", stepped[:, 0].float(), targets[:, 0].float(),
                          grid={"x": problem.grid()["x"], "y": problem.grid()["y"]})
     # the correction lives in the modes the coarse grid lacks: the FNO keeps modes up to s/4,
     # lr 1e-3, batch 10, no weight decay. The zero correction is a plateau of the relative

@@ -213,3 +213,19 @@ def test_a_state_at_rest_is_not_a_blow_up():
 
     r = Simulation(Forced()).run(torch.zeros(2, 1, 4), 5)
     assert r.ok and float(r.diagnostics["rms"][-1, 0]) == 5.0
+
+
+def test_correction_pairs_are_the_defect_of_the_base_step():
+    from sciml.sim import correction_pairs
+
+    u0 = _band_limited(16, batch=2)
+    exact = Simulation(_heat_stepper(16)).run(u0, 3).states[:, :, 0].movedim(0, 1)  # (2, 4, 16, 16)
+    inputs, targets = correction_pairs(_heat_stepper(16), exact, chunk=4)
+    assert inputs.shape == targets.shape == (6, 1, 16, 16)
+    assert float(targets.abs().max()) < 1e-13  # an exact base step leaves nothing to correct
+    halved = _heat_stepper(16, nu=0.025)  # half the diffusion: the defect is the missing decay
+    inputs, targets = correction_pairs(halved, exact)
+    assert torch.allclose(inputs[1, 0], halved(exact[0, 1:2, None])[0, 0])
+    assert torch.allclose(inputs + targets, exact[:, 1:].flatten(0, 1).unsqueeze(1))
+    with pytest.raises(ValueError, match="T >= 2"):
+        correction_pairs(halved, exact[:, :1])

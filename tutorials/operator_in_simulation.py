@@ -27,8 +27,8 @@ import torch  # noqa: E402
 
 from problems import NavierStokes  # noqa: E402
 from sciml.data import write_fields  # noqa: E402
-from sciml.sim import (CorrectedStepper, ResampledStepper, Simulation, export_model, flow_diagnostics,  # noqa: E402
-                       load_stepper, parareal)
+from sciml.sim import (CorrectedStepper, ResampledStepper, Simulation, correction_pairs, export_model,  # noqa: E402
+                       flow_diagnostics, load_stepper, parareal)
 from sciml.train.config import load_config  # noqa: E402
 from sciml.train.run import load_model, train  # noqa: E402
 
@@ -83,10 +83,8 @@ coarse = ResampledStepper(NavierStokes(resolution=coarse_s, t_end=T, n_times=T +
                           (coarse_s, coarse_s))
 with h5py.File(data) as f:
     paths = torch.from_numpy(f["outputs"][()]).double()
-now, nxt = paths[:, :-1].flatten(0, 1).unsqueeze(1), paths[:, 1:].flatten(0, 1).unsqueeze(1)
-with torch.no_grad():
-    stepped = torch.cat([coarse(chunk) for chunk in now.split(100)])
-pairs = write_fields(out / "corrections.h5", stepped[:, 0].float(), (nxt - stepped)[:, 0].float(),
+stepped, targets = correction_pairs(coarse, paths)  # inputs: the coarse step; targets: what it misses
+pairs = write_fields(out / "corrections.h5", stepped[:, 0].float(), targets[:, 0].float(),
                      grid={k: v for k, v in problem.grid().items() if k in ("x", "y")})
 train(run_config("correction", pairs, normalize_outputs="scalar", modes=s // 2, lr=1e-3, weight_decay=0.0,
                  batch_size=10))

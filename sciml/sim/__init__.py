@@ -14,8 +14,9 @@ from .export import export_model, load_exported
 from .inverse import InverseResult, grid_observation, invert
 from .loop import Rollout, Simulation, SimulationError, flow_diagnostics, relative_error
 from .parareal import PararealResult, parareal
-from .steppers import CorrectedStepper, LearnedStepper, ResampledStepper, SolverStepper, Stepper, load_stepper
+from .steppers import (CorrectedStepper, LearnedStepper, ResampledStepper, SolverStepper, Stepper, correction_pairs,
+                       load_stepper)
 
 __all__ = ["CorrectedStepper", "InverseResult", "LearnedStepper", "PararealResult", "ResampledStepper", "Rollout",
-           "Simulation", "SimulationError", "SolverStepper", "Stepper", "export_model", "flow_diagnostics",
+           "Simulation", "SimulationError", "SolverStepper", "Stepper", "correction_pairs", "export_model", "flow_diagnostics",
            "grid_observation", "invert", "load_exported", "load_stepper", "parareal", "relative_error"]

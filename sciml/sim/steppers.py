@@ -30,7 +30,8 @@ from torch import nn
 
 from sciml.pde import SpectralGrid
 
-__all__ = ["CorrectedStepper", "LearnedStepper", "ResampledStepper", "SolverStepper", "Stepper", "load_stepper"]
+__all__ = ["CorrectedStepper", "LearnedStepper", "ResampledStepper", "SolverStepper", "Stepper", "correction_pairs",
+           "load_stepper"]
 
 
 @runtime_checkable
@@ -155,6 +156,21 @@ class ResampledStepper:
             raise ValueError(f"{self.name}: states with {len(space)} space axes cannot be resampled to {self.shape}")
         coarse = SpectralGrid(space).resample(u, self.shape)
         return SpectralGrid(self.shape).resample(self.stepper(coarse), space)
+
+
+@torch.no_grad()
+def correction_pairs(base: Stepper, trajectories: torch.Tensor, chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training pairs for the correction of a :class:`CorrectedStepper`: for trajectories
+    ``(n, T, *space)`` of one-channel states whose frames are ``base.dt`` apart, the inputs
+    ``v = base(u_k)`` and the targets ``u_{k+1} - v``, each ``(n (T - 1), 1, *space)``
+    (samples outer, frames inner), in ``chunk``-sized batches of ``base`` calls."""
+    if not isinstance(trajectories, torch.Tensor) or trajectories.dim() < 3 or trajectories.shape[1] < 2:
+        got = tuple(trajectories.shape) if isinstance(trajectories, torch.Tensor) else type(trajectories).__name__
+        raise ValueError(f"trajectories must be (n, T >= 2, *space), got {got}")
+    now = trajectories[:, :-1].flatten(0, 1).unsqueeze(1)
+    after = trajectories[:, 1:].flatten(0, 1).unsqueeze(1)
+    stepped = torch.cat([base(block) for block in now.split(chunk)])
+    return stepped, after.to(stepped) - stepped
 
 
 def load_stepper(checkpoint, dt: float | None = None, residual: bool | None = None, device="cpu") -> LearnedStepper:
