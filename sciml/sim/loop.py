@@ -22,7 +22,7 @@ raised instead.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -52,7 +52,6 @@ class Rollout:
     steps: int                            # steps taken (the failed one excluded)
     wall_time: float                      # seconds in the stepper and diagnostics
     stepper: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
