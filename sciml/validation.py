@@ -1,0 +1,150 @@
+"""Argument checks shared by every public API of sciml.
+
+Each check returns the value in its canonical form (a Python ``int`` or ``float``, the
+tensor itself) or raises an error that names the argument, says what was given and
+what is expected, and how to fix it::
+
+    n = check_int("n_samples", n_samples)                   # positive int
+    h = check_real("dt", dt, positive=True)                 # finite float > 0
+    p = check_probability("val_fraction", p, closed=False)  # in [0, 1)
+
+``TypeError`` means the value has the wrong kind (a string for an int, a float for a
+count), ``ValueError`` the right kind with a wrong value. ``bool`` is never accepted
+as a number: ``True`` for ``n_steps`` is almost always a mistake.
+
+This module is the base of the layering: it imports nothing from sciml, and every
+layer (the solver core included) may import it.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Sequence
+
+import torch
+
+__all__ = ["check_callable", "check_choice", "check_int", "check_probability", "check_real", "check_seed",
+           "check_tensor"]
+
+
+def _with_hint(message: str, hint: str | None) -> str:
+    return f"{message}; {hint}" if hint else message
+
+
+def _describe_int_range(minimum: int | None, maximum: int | None) -> str:
+    if maximum is not None and minimum is not None:
+        return f"an int in [{minimum}, {maximum}]"
+    if minimum == 1:
+        return "a positive int"
+    if minimum == 0:
+        return "a non-negative int"
+    if minimum is not None:
+        return f"an int >= {minimum}"
+    if maximum is not None:
+        return f"an int <= {maximum}"
+    return "an int"
+
+
+def check_int(name: str, value: Any, minimum: int | None = 1, maximum: int | None = None,
+              hint: str | None = None) -> int:
+    """``value`` as a Python int in ``[minimum, maximum]`` (``None``: unbounded).
+
+    Python and numpy integers are accepted; ``bool``, floats (also ``2.0``) and
+    strings are not, so ``seed=1.7`` or ``n=True`` fail instead of being truncated.
+    """
+    wanted = _describe_int_range(minimum, maximum)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, float) and value.is_integer():
+            hint = hint or f"pass {int(value)} (an int, not a float)"
+        raise TypeError(_with_hint(f"{name} must be {wanted}, got {value!r} ({type(value).__name__})", hint))
+    value = int(value)
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ValueError(_with_hint(f"{name} must be {wanted}, got {value!r}", hint))
+    return value
+
+
+def check_seed(name: str, value: Any) -> int:
+    """A random seed: a non-negative int (not a float, which would be truncated silently)."""
+    return check_int(name, value, minimum=0, hint="seeds are non-negative ints such as 0 or 1234")
+
+
+def check_real(name: str, value: Any, *, positive: bool = False, nonnegative: bool = False,
+               minimum: float | None = None, maximum: float | None = None, allow_none: bool = False,
+               hint: str | None = None) -> float | None:
+    """``value`` as a finite Python float.
+
+    ``positive``: ``> 0``; ``nonnegative``: ``>= 0``; ``minimum``/``maximum``: closed
+    bounds. One-element tensors and numpy scalars are accepted (read once, so do not
+    use this inside a hot loop on device tensors). ``allow_none`` passes ``None`` through.
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(_with_hint(f"{name} must be a real number, got {value!r} ({type(value).__name__})", hint))
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(_with_hint(f"{name} must be finite, got {value}", hint))
+    if positive and not value > 0:
+        raise ValueError(_with_hint(f"{name} must be > 0, got {value}", hint))
+    if nonnegative and not value >= 0:
+        raise ValueError(_with_hint(f"{name} must be >= 0, got {value}", hint))
+    if minimum is not None and value < minimum:
+        raise ValueError(_with_hint(f"{name} must be >= {minimum}, got {value}", hint))
+    if maximum is not None and value > maximum:
+        raise ValueError(_with_hint(f"{name} must be <= {maximum}, got {value}", hint))
+    return value
+
+
+def check_probability(name: str, value: Any, closed: bool = True, hint: str | None = None) -> float:
+    """A probability or fraction: a finite float in ``[0, 1]`` (``closed=False``: ``[0, 1)``)."""
+    value = check_real(name, value, hint=hint)
+    if not (0.0 <= value <= 1.0) or (not closed and value == 1.0):
+        interval = "[0, 1]" if closed else "[0, 1)"
+        raise ValueError(_with_hint(f"{name} must lie in {interval}, got {value}", hint))
+    return value
+
+
+def check_choice(name: str, value: Any, known: Sequence[str]) -> str:
+    """One of the names in ``known``; the error lists them."""
+    if not isinstance(value, str) or value not in known:
+        raise ValueError(f"unknown {name} {value!r}; known: {', '.join(sorted(known))}")
+    return value
+
+
+def check_callable(name: str, value: Any, signature: str | None = None) -> Any:
+    """A callable; ``signature`` (e.g. ``"f(t, y) -> dy/dt"``) is shown in the error."""
+    if not callable(value):
+        wanted = f"callable as {signature}" if signature else "callable"
+        raise TypeError(f"{name} must be {wanted}, got {type(value).__name__}")
+    return value
+
+
+def check_tensor(name: str, value: Any, *, ndim: int | None = None, min_ndim: int | None = None,
+                 floating: bool = False, finite: bool = False, shape: Sequence[int | None] | None = None,
+                 layout: str | None = None) -> torch.Tensor:
+    """A tensor of the expected rank, dtype kind and shape.
+
+    ``shape`` may hold ``None`` for free axes; ``layout`` (e.g. ``"(batch, channels, *space)"``)
+    is quoted in the error. ``finite`` checks for NaN/Inf (one host sync).
+    """
+    described = f" {layout}" if layout else ""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor{described}, got {type(value).__name__}")
+    if ndim is not None and value.dim() != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions{described}, got shape {tuple(value.shape)}")
+    if min_ndim is not None and value.dim() < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimensions{described}, got shape "
+                         f"{tuple(value.shape)}")
+    if shape is not None:
+        if value.dim() != len(shape) or any(w is not None and g != w for g, w in zip(value.shape, shape)):
+            wanted = "(" + ", ".join("*" if w is None else str(w) for w in shape) + ")"
+            raise ValueError(f"{name} must have shape {wanted}{described}, got {tuple(value.shape)}")
+    if floating and not value.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {value.dtype}; convert it with "
+                        f".double() or .float()")
+    if finite and not bool(torch.isfinite(value).all()):
+        raise ValueError(f"{name} contains NaN or Inf")
+    return value
