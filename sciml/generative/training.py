@@ -14,11 +14,11 @@ from typing import Callable
 import torch
 from torch import nn
 
+from sciml.nn import mlp
 from sciml.train import Trainer
+from sciml.validation import check_int
 
 __all__ = ["PairStream", "VelocityField", "fit_pairs", "from_samples"]
-
-_ACTIVATIONS = {"selu": nn.SELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}
 
 
 class VelocityField(nn.Module):
@@ -27,20 +27,13 @@ class VelocityField(nn.Module):
     Args:
         dim: ``d``.
         width, depth: hidden width and number of hidden layers (torchcfm's 2-D toys: 64, 3).
-        activation: ``"selu"``, ``"relu"``, ``"tanh"`` or ``"silu"``.
+        activation: a name in :data:`sciml.nn.ACTIVATIONS` (``"selu"``, ``"relu"``, ``"tanh"``, ...).
     """
 
     def __init__(self, dim: int, width: int = 64, depth: int = 3, activation: str = "selu"):
         super().__init__()
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {tuple(_ACTIVATIONS)}, got {activation!r}")
-        if dim < 1 or width < 1 or depth < 1:
-            raise ValueError(f"dim, width and depth must be >= 1, got {dim}, {width}, {depth}")
-        sizes = [dim + 1] + [width] * depth
-        layers = []
-        for a, b in zip(sizes, sizes[1:]):
-            layers += [nn.Linear(a, b), _ACTIVATIONS[activation]()]
-        self.net = nn.Sequential(*layers, nn.Linear(sizes[-1], dim))
+        dim = check_int("dim", dim)
+        self.net = mlp([dim + 1] + [check_int("width", width)] * check_int("depth", depth) + [dim], activation)
         self.dim = dim
 
     def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

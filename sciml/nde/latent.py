@@ -25,17 +25,13 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from sciml.nn import mlp
+from sciml.solvers import solve_sde
+
 from .neural_ode import NeuralODE
 from .neural_sde import NeuralSDE
 
 __all__ = ["LatentODE", "LatentOutput", "LatentSDE", "mlp"]
-
-
-def mlp(sizes: list[int], act=nn.Tanh) -> nn.Sequential:
-    layers = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), act()]
-    return nn.Sequential(*layers[:-1])
 
 
 class Autonomous(nn.Module):
@@ -190,8 +186,6 @@ class LatentSDE(_Latent):
     @torch.no_grad()
     def sample_prior(self, n: int, t: torch.Tensor, seed: int = 0) -> torch.Tensor:
         """``n`` decoded paths ``(n, T, obs_dim)`` of the prior SDE from ``z_0 ~ N(0, I)``."""
-        from sciml.solvers import solve_sde
-
         prior = _PriorSDE(self.sde)
         g = torch.Generator().manual_seed(seed)
         dtype = self.decoder.weight.dtype

@@ -1,5 +1,5 @@
-"""Networks for physics-informed learning: an MLP on embedded coordinates, with an
-optional output transform for hard constraints.
+"""Networks for physics-informed learning: an MLP (:class:`sciml.nn.MLP`) on embedded
+coordinates, with an optional output transform for hard constraints.
 
 Inputs are coordinate tensors ``(N, d)`` (one column per variable, e.g. ``(x, t)``).
 
@@ -20,33 +20,9 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from sciml.nn import MLP
+
 __all__ = ["FourierFeatures", "MLP", "PINNNet", "PeriodicEmbedding", "initial_condition_transform"]
-
-class _Sine(nn.Module):
-    def forward(self, x):
-        return torch.sin(x)
-
-
-_ACTIVATIONS = {"tanh": nn.Tanh, "sin": _Sine, "gelu": nn.GELU, "silu": nn.SiLU, "relu": nn.ReLU}
-
-
-def _activation(name: str) -> nn.Module:
-    if name not in _ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; known: {', '.join(_ACTIVATIONS)}")
-    return _ACTIVATIONS[name]()
-
-
-class MLP(nn.Sequential):
-    """``depth`` hidden layers of ``width`` units (``depth >= 1``), then a linear output."""
-
-    def __init__(self, in_dim: int, out_dim: int, width: int = 50, depth: int = 4, activation: str = "tanh"):
-        if depth < 1 or width < 1:
-            raise ValueError(f"width and depth must be >= 1, got {width}, {depth}")
-        layers, d = [], in_dim
-        for _ in range(depth):
-            layers += [nn.Linear(d, width), _activation(activation)]
-            d = width
-        super().__init__(*layers, nn.Linear(d, out_dim))
 
 
 class PeriodicEmbedding(nn.Module):
