@@ -9,6 +9,7 @@ from ._controller import IController, PIController
 from ._errors import MaxStepsError, SolverError, StepSizeUnderflowError
 from ._fbm import FractionalNoiseSDE, MarkovFBM, exact_fbm_covariance, sample_exact_fbm
 from ._integrate import Stats
+from ._linear_sde import LinearSDE
 from ._ode import ODESolution, StepError, odeint, solve_ode, step_error
 from ._sde import SDESolution, SDEStats, sdeint, solve_sde
 from ._sde_step import SDEStepError, sde_initial_step, sde_step_error
@@ -21,6 +22,7 @@ __all__ = [
     "MarkovFBM",
     "ButcherTableau",
     "IController",
+    "LinearSDE",
     "MaxStepsError",
     "ODESolution",
     "SDESolution",
