@@ -1,4 +1,4 @@
-"""The ``sciml`` command line."""
+"""The ``sciml`` command line: parses arguments and calls :mod:`sciml.app`."""
 
 from __future__ import annotations
 
@@ -6,15 +6,19 @@ import argparse
 import os
 import sys
 
+from problems import PROBLEMS
+from sciml.app import (ConfigError, evaluate_checkpoint, generate_dataset, load_config, load_simulation_config,
+                       run_quickstart, simulate, train)
+from sciml.train import CheckpointError
+from sciml.train.distributed import launch
+
 __all__ = ["main"]
 
 
 def _quickstart(args: argparse.Namespace) -> int:
-    from sciml.quickstart import run
-
     print("sciml quickstart: Darcy data from the built-in multigrid solver; MgNO and FNO trained on 33x33, "
           "tested at 33x33 and zero-shot at 65x65")
-    result = run(quick=args.quick, out_dir=args.out, seed=args.seed, threads=args.threads)
+    result = run_quickstart(quick=args.quick, out_dir=args.out, seed=args.seed, threads=args.threads)
     print(f"data generated in {result['data_seconds']:.1f} s; {result['n_train']} training samples, "
           f"{result['epochs']} epochs per model")
     print(f"{'model':<6}{'params':>10}{'L2 33':>9}{'H1 33':>9}{'L2 65 (zero-shot)':>19}{'H1 65':>9}{'train s':>9}")
@@ -29,8 +33,6 @@ def _quickstart(args: argparse.Namespace) -> int:
 def _relaunch(nproc: int, argv: list[str]) -> int:
     """Run ``sciml ARGV`` in ``nproc`` processes under torchrun (``--`` keeps torchrun's
     own option parser away from ours)."""
-    from sciml.train.distributed import launch
-
     return launch(nproc, ["sciml.cli", *argv])
 
 
@@ -47,33 +49,24 @@ def _strip_nproc(argv: list[str]) -> list[str]:
 
 
 def _data_generate(args: argparse.Namespace) -> int:
-    from problems import PROBLEMS
-
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _relaunch(args.nproc, _strip_nproc(args.argv))
-
-    kwargs = {} if args.resolution is None else {"resolution": args.resolution}
-    problem = PROBLEMS[args.problem](**kwargs)
-    path = problem.generate(args.n, args.out, seed=args.seed, chunk_size=args.chunk_size,
-                            progress=not args.no_progress)
+    path = generate_dataset(args.problem, args.n, args.out, resolution=args.resolution, seed=args.seed,
+                            chunk_size=args.chunk_size, progress=not args.no_progress)
     if os.environ.get("RANK", "0") == "0":
         print(f"wrote {args.n} samples of {args.problem} to {path}")
     return 0
 
 
 def _train(args: argparse.Namespace) -> int:
-    from sciml.train.config import ConfigError, load_config
-
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _relaunch(args.nproc, _strip_nproc(args.argv))
-    from sciml.train.run import train
-
     try:
         cfg = load_config(args.config, args.overrides)
-    except ConfigError as err:
+        history = train(cfg, resume=None if args.no_resume else "auto")
+    except (ConfigError, CheckpointError, FileNotFoundError) as err:
         print(f"sciml train: {err}", file=sys.stderr)
         return 2
-    history = train(cfg, resume=None if args.no_resume else "auto")
     if os.environ.get("RANK", "0") == "0" and history:
         last = history[-1]
         shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if "/" in k)
@@ -83,10 +76,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from sciml.train.checkpoint import CheckpointError
-    from sciml.train.config import ConfigError
-    from sciml.train.run import evaluate_checkpoint
-
     data = {}
     for item in args.data or []:
         name, sep, path = item.partition("=")
@@ -105,28 +94,14 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from sciml.sim.config import SimulationConfigError, simulate
-    from sciml.train.checkpoint import CheckpointError
-    from sciml.train.config import ConfigError
-
     try:
-        path, rollout = simulate(args.config if not args.overrides else _simulation_overrides(args))
-    except (SimulationConfigError, ConfigError, CheckpointError, FileNotFoundError) as err:
+        path, rollout = simulate(load_simulation_config(args.config, args.overrides))
+    except (ConfigError, CheckpointError, FileNotFoundError) as err:
         print(f"sciml simulate: {err}", file=sys.stderr)
         return 2
     print(rollout.summary())
     print(f"trajectory: {path}")
     return 0 if rollout.ok else 1
-
-
-def _simulation_overrides(args: argparse.Namespace) -> dict:
-    import yaml
-
-    from sciml.train.config import _merge, parse_overrides
-
-    with open(args.config) as handle:
-        cfg = yaml.safe_load(handle) or {}
-    return _merge(cfg, parse_overrides(args.overrides))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,8 +114,6 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument("--out", default="outputs/quickstart", help="folder for the figure (default: %(default)s)")
     quick.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     quick.set_defaults(handler=_quickstart)
-
-    from problems import PROBLEMS
 
     data = sub.add_parser("data", help="datasets of the built-in problems")
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
@@ -164,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(handler=_train)
 
     ev = sub.add_parser("evaluate", help="metrics of a trained checkpoint")
-    ev.add_argument("checkpoint", help="a latest.pt or best.pt written by `sciml train`")
+    ev.add_argument("checkpoint", help="a latest.pt or best.pt (of `sciml train`, or of any Trainer with --data)")
     ev.add_argument("--data", nargs="*", help="NAME=FILE pairs (default: the run's test sets)")
     ev.add_argument("--metrics", nargs="*", help="l2, l1, h1 (default: the run's)")
     ev.add_argument("--batch-size", type=int, default=32)

@@ -3,7 +3,7 @@
 import pytest
 
 from sciml.operators import build_model
-from sciml.train.config import ConfigError, load_config, parse_overrides
+from sciml.app import ConfigError, load_config, parse_overrides
 
 
 def test_yaml_and_overrides(tmp_path):

@@ -1,5 +1,5 @@
 """Time-stepper training through `sciml train` (step pairs), `load_stepper`, and
-`sciml simulate CONFIG` writing an HDF5 trajectory."""
+`sciml simulate CONFIG` writing an HDF5 trajectory; the simulate configuration's checks."""
 
 import h5py
 import pytest
@@ -7,10 +7,11 @@ import torch
 import yaml
 
 from problems import NavierStokes
+from sciml.app import ConfigError, load, load_simulation_config, load_stepper
 from sciml.cli import main
 from sciml.data import FieldDataset
-from sciml.sim import Simulation, load_stepper
-from sciml.train.run import load_model
+from sciml.sim import Simulation
+from sciml.train import load_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def stepper_run(ns_file, tmp_path_factory):
 def test_load_stepper_from_a_train_checkpoint(stepper_run, ns_file):
     stepper = load_stepper(stepper_run)
     assert stepper.dt == pytest.approx(0.5)  # frames 0.5 apart, lag 1
-    model, metadata = load_model(stepper_run)
+    model, metadata = load(stepper_run), load_checkpoint(stepper_run)["metadata"]
     assert metadata["stepper"]["dt"] == pytest.approx(0.5)
     u0 = torch.randn(2, 1, 16, 16)
     r = Simulation(stepper).run(u0, 3)
@@ -96,7 +97,7 @@ def test_simulate_reports_configuration_errors(tmp_path, capsys):
     assert main(["simulate", str(_config(tmp_path, stepper={"kind": "model"}))]) == 2
     assert "needs stepper.checkpoint" in capsys.readouterr().err
     assert main(["simulate", str(_config(tmp_path, bogus=1))]) == 2
-    assert "unknown key(s) bogus" in capsys.readouterr().err
+    assert "unknown key 'bogus'; known: problem, initial, stepper" in capsys.readouterr().err
     assert main(["simulate", str(_config(tmp_path, stepper={"kind": "model", "checkpoint": "nope.pt"}))]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["simulate", str(tmp_path / "missing.yaml")]) == 2

@@ -51,6 +51,11 @@ class GaussianNormalizer(nn.Module):
         self.std = var.sqrt().reshape(shape).to(torch.float32)
         return self
 
+    def constructor_kwargs(self) -> dict:
+        """``{"pointwise", "eps"}``: what ``GaussianNormalizer(**kwargs)`` rebuilds before a
+        ``state_dict`` fills the statistics."""
+        return {"pointwise": self.pointwise, "eps": self.eps}
+
     def _stats(self, x: torch.Tensor):
         if self.mean.numel() == 0:
             raise RuntimeError("the normaliser has not been fitted; call fit(training inputs) first")
@@ -77,7 +82,8 @@ class GaussianNormalizer(nn.Module):
 class NormalizedModel(nn.Module):
     """``decode_y(model(encode_x(x)))``: the model sees normalised inputs and learns
     normalised outputs, while callers (losses, evaluation, simulation) see physical
-    units. Either normaliser may be ``None``. Saved and loaded with the model."""
+    units. Either normaliser may be ``None``. Saved and loaded with the model; what
+    rebuilds them is :meth:`normalizer_specs` (recorded in checkpoints by the Trainer)."""
 
     def __init__(self, model: nn.Module, input_normalizer: GaussianNormalizer | None = None,
                  output_normalizer: GaussianNormalizer | None = None):
@@ -89,3 +95,9 @@ class NormalizedModel(nn.Module):
             x = self.input_normalizer.encode(x)
         y = self.model(x)
         return y if self.output_normalizer is None else self.output_normalizer.decode(y)
+
+    def normalizer_specs(self) -> dict:
+        """``{"input": kwargs | None, "output": kwargs | None}``, the constructor keywords of
+        the two normalisers (``None``: no normaliser)."""
+        return {side: None if norm is None else norm.constructor_kwargs()
+                for side, norm in (("input", self.input_normalizer), ("output", self.output_normalizer))}

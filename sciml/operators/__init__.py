@@ -2,9 +2,14 @@
 
 ``build_model({"name": "fno", ...})`` returns a ``torch.nn.Module`` mapping
 ``(batch, in_channels, *space)`` to ``(batch, out_channels, *space)`` (``"sfno"``:
-``(batch, x, y, T_in)`` frames to ``(batch, x, y, T_out)``). Every entry
+``(batch, channels, T_in, x, y)`` frames to ``(batch, channels, T_out, x, y)``). Every entry
 of ``MODELS`` is a factory taking plain keyword arguments; unknown arguments are
 reported with the accepted ones.
+
+Every registered constructor is decorated with :func:`sciml.train.record_spec` under its
+registry name, so a model built here or directly (``MgNO(...)``, ``fno(...)``) carries its
+constructor spec ``{"name", "kwargs"}``; the Trainer writes it into checkpoints and
+``sciml.app.load`` rebuilds the model from it with :func:`build_model`.
 """
 
 from __future__ import annotations
@@ -24,16 +29,15 @@ __all__ = ["BochnerL2", "LSM", "MODELS", "MgConv", "MgNO", "NeuralSpectralBlock"
 
 
 def build_model(spec: dict):
-    """Build the model described by ``spec`` (``name`` plus keyword arguments)."""
+    """Build the model described by ``spec`` (``name``, a key of ``MODELS``, plus its keyword
+    arguments)."""
     spec = dict(spec)
     name = spec.pop("name", None)
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
     factory = MODELS[name]
     params = inspect.signature(factory).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        unknown = sorted(set(spec) - set(params))
-        if unknown:
-            raise ValueError(f"model {name!r} does not take {', '.join(map(repr, unknown))}; "
-                             f"it takes: {', '.join(params)}")
+    unknown = sorted(set(spec) - set(params))
+    if unknown:
+        raise ValueError(f"model {name!r} does not take {', '.join(map(repr, unknown))}; it takes: {', '.join(params)}")
     return factory(**spec)

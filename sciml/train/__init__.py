@@ -1,10 +1,11 @@
-"""Training: the Trainer, losses, checkpoints and run configurations."""
+"""Training: the Trainer, losses, checkpoints, model constructor specs, optimisation."""
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .config import ConfigError, RunConfig, load_config, parse_overrides
 from .lbfgs import LBFGS
 from .losses import H1Loss, HsLoss, LpLoss
+from .optimize import Minimization, minimize
+from .spec import model_spec, record_spec
 from .trainer import Trainer
 
-__all__ = ["CheckpointError", "ConfigError", "H1Loss", "HsLoss", "LBFGS", "LpLoss", "RunConfig", "Trainer",
-           "load_checkpoint", "load_config", "parse_overrides", "save_checkpoint"]
+__all__ = ["CheckpointError", "H1Loss", "HsLoss", "LBFGS", "LpLoss", "Minimization", "Trainer", "load_checkpoint",
+           "minimize", "model_spec", "record_spec", "save_checkpoint"]

@@ -25,8 +25,11 @@ from typing import Callable
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from sciml.validation import check_choice, check_int, check_seed
+
 from .checkpoint import CheckpointError, get_rng_state, load_checkpoint, save_checkpoint, set_rng_state
 from .distributed import all_reduce_sum, barrier, setup
+from .spec import model_spec
 
 __all__ = ["Trainer"]
 
@@ -107,6 +110,9 @@ class Trainer:
         device: default the model's device.
         progress: a tqdm bar per epoch.
         metadata: plain data stored in every checkpoint (e.g. the run configuration).
+            ``metadata["model"]`` is the Trainer's own: the model's constructor spec
+            (:func:`sciml.train.model_spec`), recorded when the model has one, from which
+            ``sciml.app.load`` rebuilds the model.
         mixed_precision: run the forward pass and loss under ``torch.autocast``: float16
             with a gradient scaler on CUDA, bfloat16 on CPU (no scaler needed). Models
             with FFTs must handle the cast themselves (neuraloperator's FNO has
@@ -126,15 +132,11 @@ class Trainer:
                  metadata: dict | None = None, mixed_precision: bool = False, tensorboard: bool = False):
         if (loss is None) == (objective is None):
             raise ValueError("give exactly one of loss (pred, target) or objective (model, batch)")
-        if scheduler_interval not in ("epoch", "step"):
-            raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-        if metric_reduction not in ("sum", "mean"):
-            raise ValueError(f"metric_reduction must be 'sum' or 'mean', got {metric_reduction!r}")
-        for name, value in (("max_epochs", max_epochs), ("batch_size", batch_size), ("eval_every", eval_every)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_choice("scheduler_interval", scheduler_interval, ("epoch", "step"))
+        check_choice("mode", mode, ("min", "max"))
+        check_choice("metric_reduction", metric_reduction, ("sum", "mean"))
+        max_epochs, batch_size = check_int("max_epochs", max_epochs), check_int("batch_size", batch_size)
+        eval_every, seed = check_int("eval_every", eval_every), check_seed("seed", seed)
         self.model, self.loss, self.objective = model, loss, objective
         self.rank, self.world, ddp_device = setup()
         if device is None:
@@ -174,6 +176,12 @@ class Trainer:
             raise ValueError("L-BFGS (a closure optimiser) runs without mixed_precision, grad_clip or "
                              "several processes")
         self.metadata = dict(metadata or {})
+        if "model" in self.metadata:
+            raise ValueError("metadata['model'] is reserved for the model's constructor spec, which the Trainer "
+                             "records itself; store your entry under another key")
+        spec = model_spec(model)
+        if spec is not None:
+            self.metadata["model"] = spec
         self.amp_dtype = None
         if mixed_precision:
             self.amp_dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
