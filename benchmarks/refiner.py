@@ -120,9 +120,9 @@ def solver_rows(cfg, x, y, device, repeats):
         dt = cfg["dt"] * cfg["solver_res"] / res  # a fixed CFL number
         problem = NavierStokes(resolution=res, viscosity=1e-3, t_end=FRAME_DT * cfg["t_out"],
                                n_times=cfg["t_out"] + 1, dt=dt)
-        w0 = _fourier_resample(x[..., -1].to(device, torch.float64), res)
+        w0 = _fourier_resample(x[:, 0, -1].to(device, torch.float64), res)
         seconds, w = _median_time(lambda: problem.solve(w0), repeats if res != cfg["solver_res"] else 1)
-        pred = _fourier_resample(w[:, 1:], cfg["solver_res"]).movedim(1, -1).cpu()
+        pred = _fourier_resample(w[:, None, 1:], cfg["solver_res"]).cpu()
         rows.append({"method": f"solver {res}^2 (dt {dt:g})", "seconds": seconds,
                      "error": float(BochnerL2()(pred, y))})
     return rows
@@ -138,8 +138,8 @@ class _NextFrame(torch.utils.data.Dataset):
         return len(self.windows)
 
     def __getitem__(self, k):
-        item = self.windows[k]
-        return {"x": item["x"].movedim(-1, 0), "y": item["y"].movedim(-1, 0)}
+        item = self.windows[k]  # one field: (1, t_in, s, s) and (1, 1, s, s)
+        return {"x": item["x"][0], "y": item["y"][0]}
 
 
 def fno_baseline(params: int, t_in: int, modes: int):
@@ -157,13 +157,14 @@ def fno_baseline(params: int, t_in: int, modes: int):
 
 
 def rollout(model, x: torch.Tensor, steps: int) -> torch.Tensor:
-    """Autoregressive roll-out of a next-frame model: ``(b, s, s, T_in) -> (b, s, s, steps)``."""
-    window, frames = x.movedim(-1, 1), []
+    """Autoregressive roll-out of a next-frame model (frames as channels) in the SFNO
+    layout: ``(b, 1, T_in, s, s) -> (b, 1, steps, s, s)``."""
+    window, frames = x[:, 0], []
     for _ in range(steps):
         nxt = model(window)
         frames.append(nxt)
         window = torch.cat([window[:, 1:], nxt], dim=1)
-    return torch.cat(frames, dim=1).movedim(1, -1)
+    return torch.cat(frames, dim=1)[:, None]
 
 
 def main(argv=None) -> dict:

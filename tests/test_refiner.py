@@ -35,14 +35,16 @@ def test_windows_hold_consecutive_frames():
     ds = TrajectoryWindows(traj, 3, 2, stride=2)
     assert len(ds) == 2 * 3  # starts 0, 2, 4 in each trajectory
     item = ds[4]  # trajectory 1, start 2
-    torch.testing.assert_close(item["x"], traj[1, 2:5].movedim(0, -1).float())
-    torch.testing.assert_close(item["y"], traj[1, 5:7].movedim(0, -1).float())
+    torch.testing.assert_close(item["x"], traj[1, None, 2:5].float())
+    torch.testing.assert_close(item["y"], traj[1, None, 5:7].float())
+    fields = torch.stack([traj, -traj], dim=1)  # (n, channels, T, x, y)
+    torch.testing.assert_close(TrajectoryWindows(fields, 3, 2, stride=2)[4]["x"], fields[1, :, 2:5].float())
     with pytest.raises(ValueError, match="does not fit"):
         TrajectoryWindows(traj, 5, 5)
 
 
 def test_bochner_loss_is_the_relative_space_time_norm():
-    pred, y = torch.randn(2, 3, 8, 8, 5, dtype=torch.float64)
+    pred, y = torch.randn(2, 3, 1, 5, 8, 8, dtype=torch.float64)
     expected = ((pred - y).flatten(1).norm(dim=1) / y.flatten(1).norm(dim=1)).mean()
     torch.testing.assert_close(BochnerL2()(pred, y), expected)
 
@@ -52,7 +54,7 @@ def test_widening_keeps_the_prediction_and_freezing_leaves_only_the_output():
     model = SFNO(modes=(4, 4, 3), width=8, delta=0.1).double()
     with torch.no_grad():
         model.output.conv.bias.normal_()
-    x = torch.randn(1, 16, 16, 6, dtype=torch.float64)
+    x = torch.randn(1, 1, 6, 16, 16, dtype=torch.float64)
     before = model(x, 8)
     old = model.output.conv
     new = widen_output(model, (8, 8, 5), delta=1.0)
@@ -91,7 +93,7 @@ def test_fine_tuning_lowers_eta_tenfold_and_the_error_everywhere(flow, trained):
     the error (here it falls, and in every frame)."""
     problem, w = flow
     model, _ = trained
-    x, y = w[8:, 10:20].movedim(1, -1), w[8:, 20:30].movedim(1, -1)
+    x, y = w[8:, None, 10:20], w[8:, None, 20:30]
     state = {k: v.clone() for k, v in model.state_dict().items()}
     result = refine(model, x, problem, DT_FRAMES, reference=y, iterations=50, lr_bias=3e-4)
     summary = result.summary()
@@ -106,12 +108,12 @@ def test_fine_tuning_lowers_eta_tenfold_and_the_error_everywhere(flow, trained):
 def test_refine_errors(flow, trained):
     problem, w = flow
     model, _ = trained
-    x = w[8:, 10:20].movedim(1, -1)
+    x = w[8:, None, 10:20]
     with pytest.raises(ValueError, match="solver_resolution=16"):
-        refine(model, x[:, ::2, ::2], problem, DT_FRAMES)
+        refine(model, x[..., ::2, ::2], problem, DT_FRAMES)
     with pytest.raises(ValueError, match="out_steps >= 5"):
         refine(model, x, problem, DT_FRAMES, out_steps=4)
     with pytest.raises(ValueError, match="reference must have shape"):
-        refine(model, x, problem, DT_FRAMES, reference=x[..., :3])
+        refine(model, x, problem, DT_FRAMES, reference=x[:, :, :3])
     with pytest.raises(TypeError, match="SFNO"):
         refine(torch.nn.Linear(2, 2), x, problem, DT_FRAMES)

@@ -10,13 +10,13 @@ from sciml.operators import SFNO, SpaceTimeSpectralConv, build_model
 
 
 def _band_limited(b, c, n, nt, kmax=3, ktmax=2, seed=0):
-    """Real fields that are trigonometric polynomials of low degree in x, y and t
-    (time sampled on ``j / nt``, periodic), so every grid and length represents them."""
+    """Real fields ``(b, c, nt, n, n)`` that are trigonometric polynomials of low degree in
+    x, y and t (time sampled on ``j / nt``, periodic), so every grid and length represents them."""
     g = torch.Generator().manual_seed(seed)
     x = torch.arange(n, dtype=torch.float64) / n
     t = torch.arange(nt, dtype=torch.float64) / nt
-    X, Y, T = torch.meshgrid(x, x, t, indexing="ij")
-    out = torch.zeros(b, c, n, n, nt, dtype=torch.float64)
+    T, X, Y = torch.meshgrid(t, x, x, indexing="ij")
+    out = torch.zeros(b, c, nt, n, n, dtype=torch.float64)
     for kx in range(-kmax, kmax + 1):
         for ky in range(-kmax, kmax + 1):
             for kt in range(0, ktmax + 1):
@@ -36,24 +36,37 @@ def test_parameter_count_matches_reference_configuration():
 def test_shapes_any_output_length(out_steps):
     torch.manual_seed(0)
     model = SFNO(modes=(6, 6, 4), width=8)
-    assert model(torch.randn(2, 32, 32, 10), out_steps).shape == (2, 32, 32, out_steps)
+    assert model(torch.randn(2, 1, 10, 32, 32), out_steps).shape == (2, 1, out_steps, 32, 32)
+
+
+def test_several_fields_keep_their_channels():
+    torch.manual_seed(0)
+    model = SFNO(modes=(4, 4, 3), width=8, channels=2)
+    x = torch.randn(2, 2, 6, 16, 16)
+    y = model(x, 7)
+    assert y.shape == (2, 2, 7, 16, 16)
+    with torch.no_grad():
+        model.output.conv.weight.zero_()
+    torch.testing.assert_close(model(x, 3), x[:, :, -1:].expand(-1, -1, 3, -1, -1))
 
 
 def test_zero_shot_resolutions_and_input_lengths():
     torch.manual_seed(0)
     model = SFNO(modes=(12, 12, 5), width=8, out_steps=7)
     for n, t_in in ((64, 10), (16, 10), (33, 4), (32, 1)):
-        y = model(torch.randn(1, n, n, t_in))
-        assert y.shape == (1, n, n, 7) and torch.isfinite(y).all()
+        y = model(torch.randn(1, 1, t_in, n, n))
+        assert y.shape == (1, 1, 7, n, n) and torch.isfinite(y).all()
 
 
 def test_registry_and_errors():
     assert isinstance(build_model({"name": "sfno", "width": 8, "modes": (4, 4, 3)}), SFNO)
     model = SFNO(modes=(4, 4, 3), width=8)
-    with pytest.raises(ValueError, match="batch, x, y, T_in"):
-        model(torch.randn(2, 1, 16, 16, 5))
+    with pytest.raises(ValueError, match="batch, channels=1, T_in, x, y"):
+        model(torch.randn(2, 5, 16, 16))
+    with pytest.raises(ValueError, match="batch, channels=1, T_in, x, y"):
+        model(torch.randn(2, 2, 5, 16, 16))
     with pytest.raises(ValueError, match="out_steps"):
-        model(torch.randn(2, 16, 16, 5), 0)
+        model(torch.randn(2, 1, 5, 16, 16), 0)
     with pytest.raises(ValueError, match="width"):
         SFNO(width=3)
     with pytest.raises(ValueError, match="modes"):
@@ -66,7 +79,7 @@ def test_full_modes_unit_weight_is_identity():
     with torch.no_grad():
         conv.weight.zero_()
         conv.weight[..., 0] = 1.0
-    v = torch.randn(2, 1, 16, 16, 8, dtype=torch.float64)
+    v = torch.randn(2, 1, 8, 16, 16, dtype=torch.float64)
     torch.testing.assert_close(conv(v), v, atol=1e-12, rtol=0)
 
 
@@ -91,16 +104,16 @@ def test_spectral_conv_commutes_with_subsampling_bias_included():
     with torch.no_grad():
         conv.bias.normal_()
     v = _band_limited(2, 2, 64, 6, kmax=5, ktmax=2)
-    fine, coarse = conv(v), conv(v[:, :, ::2, ::2])
-    torch.testing.assert_close(fine[:, :, ::2, ::2], coarse, atol=1e-12, rtol=0)
+    fine, coarse = conv(v), conv(v[..., ::2, ::2])
+    torch.testing.assert_close(fine[..., ::2, ::2], coarse, atol=1e-12, rtol=0)
     assert fine.abs().max() > 0.1
 
 
 def test_spectral_conv_is_shift_equivariant_and_linear():
     torch.manual_seed(0)
     conv = SpaceTimeSpectralConv(2, 2, (5, 5, 3)).double()
-    a, b = torch.randn(2, 1, 2, 16, 16, 6, dtype=torch.float64)
-    torch.testing.assert_close(conv(torch.roll(a, (3, -5), (2, 3))), torch.roll(conv(a), (3, -5), (2, 3)))
+    a, b = torch.randn(2, 1, 2, 6, 16, 16, dtype=torch.float64)
+    torch.testing.assert_close(conv(torch.roll(a, (3, -5), (3, 4))), torch.roll(conv(a), (3, -5), (3, 4)))
     torch.testing.assert_close(conv(2 * a - b), 2 * conv(a) - conv(b))
 
 
@@ -115,7 +128,7 @@ def test_modes_beyond_the_grid_keep_the_lowest_frequencies():
             xs = slice(0, 2) if corner % 2 == 0 else slice(4, 6)
             ys = slice(0, 2) if corner // 2 == 0 else slice(4, 6)
             small.weight[corner] = big.weight[corner][:, :, xs, ys]
-    v = torch.randn(1, 1, 4, 4, 5, dtype=torch.float64)
+    v = torch.randn(1, 1, 5, 4, 4, dtype=torch.float64)
     torch.testing.assert_close(big(v), small(v), atol=1e-12, rtol=0)
 
 
@@ -124,15 +137,15 @@ def test_output_is_last_frame_when_output_layer_is_zero():
     model = SFNO(modes=(4, 4, 3), width=8)
     with torch.no_grad():
         model.output.conv.weight.zero_()
-    x = torch.randn(2, 16, 16, 6)
+    x = torch.randn(2, 1, 6, 16, 16)
     y = model(x, 9)
-    torch.testing.assert_close(y, x[..., -1:].expand(-1, -1, -1, 9))
+    torch.testing.assert_close(y, x[:, :, -1:].expand(-1, -1, 9, -1, -1))
 
 
 def test_float64_model_and_gradients():
     torch.manual_seed(0)
     model = SFNO(modes=(4, 4, 3), width=8).double()
-    y = model(torch.randn(1, 16, 16, 5, dtype=torch.float64), 6)
+    y = model(torch.randn(1, 1, 5, 16, 16, dtype=torch.float64), 6)
     assert y.dtype == torch.float64
     y.square().mean().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())

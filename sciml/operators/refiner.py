@@ -2,6 +2,9 @@
 end to end, then fine-tune its last layer per trajectory on the Navier–Stokes
 residual.
 
+Every tensor is in the space-time layout of :class:`SFNO`, ``(batch, channels, time,
+x, y)``; Navier–Stokes trajectories ``(n, T, s, s)`` are one field, ``w[:, None]``.
+
 Stage 1 (:func:`train_sfno`): the whole model through :class:`~sciml.train.Trainer`
 on windows of solver trajectories (:class:`TrajectoryWindows`) with the relative
 Bochner norm ``||pred - y||_{L2(0,T; L2)} / ||y||_{L2(0,T; L2)}``
@@ -12,8 +15,9 @@ Stage 2 (:func:`refine`), for one trajectory at a time: a copy of the model, fro
 except its output convolution, which is widened to more modes (the trained modes and
 bias copied into the low corner, new modes initialised at ``+-1e-6``, new bias 0, so
 the widened model starts from exactly the stage-1 prediction); the frozen trunk's
-latent is computed once. Adam, with separate learning rates for the spectral bias
-and the weights, then minimises ``eta^2``, the squared estimator of
+latent is computed once. Adam (:func:`sciml.train.minimize`), with separate learning
+rates for the spectral bias and the weights, then minimises ``eta^2``, the squared
+estimator of
 :meth:`problems.navier_stokes.NavierStokes.residual_norm`:
 
     eta^2 = (1 / T) sum_t sum_k |R_hat_t(k)|^2 / (alpha + |k|^2),    alpha = 10^(-3/2),
@@ -48,7 +52,10 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from sciml.train.losses import LpLoss
+from sciml.train import LpLoss, Trainer
+from sciml.train.optimize import minimize
+from sciml.validation import check_int, check_tensor
+
 from .sfno import SFNO, SpaceTimeSpectralConv
 
 __all__ = ["BochnerL2", "Refinement", "TrajectoryWindows", "freeze_except_output", "refine", "train_sfno",
@@ -56,24 +63,25 @@ __all__ = ["BochnerL2", "Refinement", "TrajectoryWindows", "freeze_except_output
 
 
 class TrajectoryWindows(Dataset):
-    """Input/output windows from trajectories ``(n, T, s, s)`` (time before space, as
-    :meth:`NavierStokes.solve` returns them).
+    """Input/output windows from trajectories ``(n, T, x, y)`` (one field, as
+    :meth:`NavierStokes.solve` returns them) or ``(n, channels, T, x, y)``.
 
-    Item ``k`` is ``{"x": (s, s, n_in), "y": (s, s, n_out)}`` (time last, as
-    :class:`SFNO` takes it): ``n_in`` consecutive frames and the ``n_out`` frames after
-    them, for every start ``0, stride, 2 stride, ...`` of every trajectory.
+    Item ``k`` is ``{"x": (channels, n_in, x, y), "y": (channels, n_out, x, y)}`` (the
+    layout :class:`SFNO` takes): ``n_in`` consecutive frames and the ``n_out`` frames
+    after them, for every start ``0, stride, 2 stride, ...`` of every trajectory.
     """
 
     def __init__(self, trajectories: torch.Tensor, n_in: int, n_out: int, stride: int = 1,
                  dtype: torch.dtype = torch.float32):
-        if not isinstance(trajectories, torch.Tensor) or trajectories.dim() != 4:
-            raise ValueError("trajectories must be a tensor (n, T, s, s)")
-        if n_in < 1 or n_out < 1 or stride < 1:
-            raise ValueError(f"n_in, n_out and stride must be >= 1, got {n_in}, {n_out}, {stride}")
-        n, T = trajectories.shape[:2]
+        check_tensor("trajectories", trajectories, layout="(n, T, x, y) or (n, channels, T, x, y)")
+        if trajectories.dim() not in (4, 5):
+            raise ValueError(f"trajectories must be a tensor (n, T, x, y) or (n, channels, T, x, y), got shape "
+                             f"{tuple(trajectories.shape)}")
+        n_in, n_out, stride = check_int("n_in", n_in), check_int("n_out", n_out), check_int("stride", stride)
+        self.data = (trajectories[:, None] if trajectories.dim() == 4 else trajectories).to(dtype)
+        n, T = self.data.shape[0], self.data.shape[2]
         if n_in + n_out > T:
             raise ValueError(f"a window of {n_in} + {n_out} frames does not fit trajectories of {T} frames")
-        self.data = trajectories.to(dtype).movedim(1, -1)  # (n, s, s, T)
         self.n_in, self.n_out = n_in, n_out
         self.starts = [(i, s) for i in range(n) for s in range(0, T - n_in - n_out + 1, stride)]
 
@@ -82,42 +90,45 @@ class TrajectoryWindows(Dataset):
 
     def __getitem__(self, k: int) -> dict:
         i, s = self.starts[k]
-        frames = self.data[i, ..., s:s + self.n_in + self.n_out]
-        return {"x": frames[..., :self.n_in], "y": frames[..., self.n_in:]}
+        frames = self.data[i, :, s:s + self.n_in + self.n_out]
+        return {"x": frames[:, :self.n_in], "y": frames[:, self.n_in:]}
 
 
 class BochnerL2(nn.Module):
-    """Relative ``L2(0, T; L2)`` error of ``(b, x, y, T)`` trajectories: per sample
-    ``sqrt(sum_t ||pred_t - y_t||^2) / sqrt(sum_t ||y_t||^2)``, then the batch mean
-    (``reduction="mean"``) or sum."""
+    """Relative ``L2(0, T; L2)`` error of ``(b, c, T, x, y)`` trajectories: per sample
+    and channel ``sqrt(sum_t ||pred_t - y_t||^2) / sqrt(sum_t ||y_t||^2)``, the mean
+    over channels, then the batch mean (``reduction="mean"``) or sum."""
 
     def __init__(self, reduction: str = "mean"):
         super().__init__()
         self._lp = LpLoss(d=3, reduction=reduction)
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return self._lp(pred[:, None], target[:, None])
+        return self._lp(pred, target)
 
 
 def train_sfno(model: nn.Module, train_set: Dataset, *, epochs: int = 10, lr: float = 1e-2, batch_size: int = 4,
-               div_factor: float = 1e3, final_div_factor: float = 1e4, **trainer_kwargs):
+               div_factor: float = 1e3, final_div_factor: float = 1e4, seed: int = 0, eval_sets: dict | None = None,
+               metrics: dict | None = None, checkpoint_dir: str | None = None, device=None,
+               progress: bool = True) -> Trainer:
     """Stage 1: fit ``model`` on ``train_set`` (items ``{"x", "y"}``) with :class:`BochnerL2`,
-    Adam and a one-cycle schedule stepped per batch. Other keyword arguments go to
-    :class:`~sciml.train.Trainer` (``eval_sets``, ``checkpoint_dir``, ``seed``, ...).
+    Adam and a one-cycle schedule stepped per batch. ``seed``, ``eval_sets``,
+    ``checkpoint_dir``, ``device`` and ``progress`` are the :class:`~sciml.train.Trainer`'s;
+    ``metrics`` default to the summed :class:`BochnerL2` as ``"rel_l2"``.
     Returns the Trainer after ``fit``."""
-    from sciml.train import Trainer
-
+    epochs, batch_size = check_int("epochs", epochs), check_int("batch_size", batch_size)
     steps = epochs * math.ceil(len(train_set) / batch_size)
     if steps < 4:
         raise ValueError(f"the one-cycle schedule needs at least 4 steps; {epochs} epochs of "
                          f"{len(train_set)} windows in batches of {batch_size} give {steps}")
-    trainer_kwargs.setdefault("metrics", {"rel_l2": BochnerL2(reduction="sum")})
     trainer = Trainer(
         model, loss=BochnerL2(), max_epochs=epochs, batch_size=batch_size,
         optimizer=lambda p: torch.optim.Adam(p, lr=lr),
         scheduler=lambda o: torch.optim.lr_scheduler.OneCycleLR(
             o, max_lr=lr, total_steps=steps, div_factor=div_factor, final_div_factor=final_div_factor),
-        scheduler_interval="step", **trainer_kwargs)
+        scheduler_interval="step", seed=seed, eval_sets=eval_sets,
+        metrics={"rel_l2": BochnerL2(reduction="sum")} if metrics is None else metrics,
+        checkpoint_dir=checkpoint_dir, device=device, progress=progress)
     trainer.fit(train_set)
     return trainer
 
@@ -132,7 +143,7 @@ def widen_output(model: SFNO, modes, delta: float = 1.0) -> SpaceTimeSpectralCon
     modes = tuple(int(m) for m in modes)
     if len(modes) != 3 or any(m < o for m, o in zip(modes, old.modes)):
         raise ValueError(f"the widened modes {modes} must be three ints >= the trained {old.modes}")
-    new = SpaceTimeSpectralConv(1, 1, modes, bias=True, delta=delta).to(old.weight)
+    new = SpaceTimeSpectralConv(old.in_channels, old.out_channels, modes, bias=True, delta=delta).to(old.weight)
     mx, my, mt = old.modes
     with torch.no_grad():
         new.weight.uniform_(-1e-6, 1e-6)
@@ -182,14 +193,16 @@ class Refinement:
 
 
 def _frame_errors(pred: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    return (pred - ref).flatten(0, 1).norm(dim=0) / ref.flatten(0, 1).norm(dim=0)
+    """Relative L2 error per frame of one field's trajectory ``(T, x, y)``: ``(T,)``."""
+    return (pred - ref).flatten(1).norm(dim=1) / ref.flatten(1).norm(dim=1)
 
 
 def refine(model: SFNO, x: torch.Tensor, problem, dt_frames: float, *, out_steps: int | None = None,
            modes=None, iterations: int = 200, lr_bias: float = 1e-4, lr_weight: float = 1e-5,
            delta: float = 1.0, context: int = 4, reference: torch.Tensor | None = None,
            dtype: torch.dtype = torch.float64, progress: bool = False) -> Refinement:
-    """Stage 2 for each trajectory of ``x`` ``(b, s, s, T_in)``, returning a :class:`Refinement`.
+    """Stage 2 for each trajectory of ``x`` ``(b, 1, T_in, s, s)``, returning a :class:`Refinement`
+    (``initial`` and ``refined`` are ``(b, 1, out_steps, s, s)``).
 
     Args:
         model: a trained :class:`SFNO` (not modified: each trajectory gets its own copy).
@@ -212,35 +225,37 @@ def refine(model: SFNO, x: torch.Tensor, problem, dt_frames: float, *, out_steps
             ``eta`` only asks the frames to be *a* Navier–Stokes trajectory, and
             minimising it can drift to a neighbouring one (the error then grows while
             ``eta`` falls). ``eta`` is reported on the same extended window.
-        reference: the true frames ``(b, s, s, out_steps)``, for the error history.
+        reference: the true frames ``(b, 1, out_steps, s, s)``, for the error history.
         dtype: precision of the fine-tuning (float64 by default).
     """
     if not isinstance(model, SFNO):
         raise TypeError(f"refine needs an SFNO, got {type(model).__name__}")
-    if x.dim() != 4 or x.shape[1] != x.shape[2]:
-        raise ValueError(f"x must be (batch, s, s, T_in), got {tuple(x.shape)}")
-    s = x.shape[1]
+    check_tensor("x", x, ndim=5, layout="(batch, 1, T_in, s, s)")
+    if x.shape[1] != 1 or x.shape[3] != x.shape[4]:
+        raise ValueError(f"x must be (batch, 1, T_in, s, s) (one field, the vorticity), got {tuple(x.shape)}")
+    s = x.shape[-1]
     if getattr(problem, "solver_resolution", None) != s:
         raise ValueError(f"the residual is evaluated on the problem's solver grid "
                          f"({getattr(problem, 'solver_resolution', None)}^2) but x is {s}^2: build the problem "
                          f"with solver_resolution={s}")
-    out_steps = out_steps or model.out_steps or x.shape[-1]
+    out_steps = out_steps or model.out_steps or x.shape[2]
     if out_steps < 5:
         raise ValueError(f"the fourth-order time stencils need out_steps >= 5, got {out_steps}")
-    if reference is not None and tuple(reference.shape) != (x.shape[0], s, s, out_steps):
-        raise ValueError(f"reference must have shape {(x.shape[0], s, s, out_steps)}, got {tuple(reference.shape)}")
-    if not 0 <= context <= x.shape[-1]:
-        raise ValueError(f"context must be in [0, T_in = {x.shape[-1]}], got {context}")
+    expected = (x.shape[0], 1, out_steps, s, s)
+    if reference is not None and tuple(reference.shape) != expected:
+        raise ValueError(f"reference must have shape {expected}, got {tuple(reference.shape)}")
+    context = check_int("context", context, minimum=0, maximum=x.shape[2])
+    iterations = check_int("iterations", iterations)
     if modes is None:
         old = model.output.conv.modes
         padded = 2 * (model.latent_steps + 1) if model.output.time_padding else model.latent_steps + 1
         modes = (max(old[0], s // 4), max(old[1], s // 4), max(old[2], padded // 2 + 1))
     device = next(model.parameters()).device
 
-    def eta2(w, xi):  # (1, s, s, T) -> scalar
+    def eta2(w, xi):  # (1, 1, T, s, s) -> scalar
         if context:
-            w = torch.cat([xi[..., -context:], w], dim=-1)
-        return problem.residual_norm(w.movedim(-1, 1), dt_frames).square().sum()
+            w = torch.cat([xi[:, :, -context:], w], dim=2)
+        return problem.residual_norm(w[:, 0], dt_frames).square().sum()
 
     start = time.perf_counter()
     initial, refined, etas, errors, before, after = [], [], [], [], [], []
@@ -254,32 +269,32 @@ def refine(model: SFNO, x: torch.Tensor, problem, dt_frames: float, *, out_steps
         freeze_except_output(net)
         conv = net.output.conv
         rms = float(xi.square().mean().sqrt())
-        opt = torch.optim.Adam([{"params": [conv.bias], "lr": lr_bias * rms},
-                                {"params": [conv.weight], "lr": lr_weight}])
         ref = None if reference is None else reference[i:i + 1].to(device=device, dtype=dtype)
-        eta_hist, err_hist = [], []
-        for it in range(iterations + 1):
+        pred, err_hist = first, []
+
+        def objective():
+            nonlocal pred
             pred = net.output(latent, xi, out_steps)
-            loss = eta2(pred, xi)
-            eta_hist.append(loss.detach().sqrt())
             if ref is not None:
                 err_hist.append(((pred - ref).norm() / ref.norm()).detach())
-            if it == iterations:
-                break
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if progress and (it + 1) % 10 == 0:
-                print(f"trajectory {i}: step {it + 1}/{iterations}  eta {eta_hist[-1]:.3e}"
+            return eta2(pred, xi)
+
+        def report(step, loss):
+            if (step + 1) % 10 == 0:
+                print(f"trajectory {i}: step {step + 1}/{iterations}  eta {math.sqrt(loss):.3e}"
                       + (f"  error {err_hist[-1]:.3e}" if err_hist else ""))
+
+        run = minimize(objective, [{"params": [conv.bias], "lr": lr_bias * rms},
+                                   {"params": [conv.weight], "lr": lr_weight}],
+                       method="adam", steps=iterations, callback=report if progress else None)
         pred = pred.detach()
         initial.append(first)
         refined.append(pred)
-        etas.append(torch.stack(eta_hist))
+        etas.append(torch.tensor(run.history, dtype=pred.dtype, device=device).sqrt())
         if ref is not None:
             errors.append(torch.stack(err_hist))
-            before.append(_frame_errors(first[0], ref[0]))
-            after.append(_frame_errors(pred[0], ref[0]))
+            before.append(_frame_errors(first[0, 0], ref[0, 0]))
+            after.append(_frame_errors(pred[0, 0], ref[0, 0]))
     has_ref = reference is not None
     return Refinement(
         initial=torch.cat(initial), refined=torch.cat(refined), eta=torch.stack(etas),

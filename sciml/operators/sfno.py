@@ -1,27 +1,30 @@
 """SFNO: the spatiotemporal Fourier neural operator of the Spectral-Refiner (Cao,
 Brarda, Li & Xi, ICLR 2025, arXiv 2405.17211).
 
-A trajectory-to-trajectory map: ``(batch, x, y, T_in)`` vorticity frames to
-``(batch, x, y, T_out)`` frames for any ``T_out``. Time is a third Fourier axis, not a
-channel, so neither the input nor the output length is baked into the weights.
+A trajectory-to-trajectory map in the layout of every space-time model of sciml
+(DESIGN.md, neuraloperator's): ``(batch, channels, T_in, x, y)`` frames to
+``(batch, channels, T_out, x, y)`` for any ``T_out`` (the paper: one channel, the
+vorticity). Time is a third Fourier axis, not a channel, so neither the input nor the
+output length is baked into the weights.
 
-* Lifting: the input ``(b, 1, x, y, T_in)`` plus a positional encoding of ``width``
-  channels (``x``, ``y``, ``t`` and ``width - 3`` time features
-  ``e^(beta t) sin / cos(pi k t)``, added by broadcasting), a one-group GroupNorm, a
-  1x1x1 convolution, then a space-time spectral convolution whose inverse transform
-  is taken at ``latent_steps`` frames (the temporal resampling), a pointwise FFN, and
-  ``v = act(p[..., -1:] + FFN(K p))`` with ``p`` the projected input.
+* Lifting: the input ``(b, c, T_in, x, y)``, each field added to ``width / c`` of the
+  ``width`` channels of a positional encoding (``x``, ``y``, ``t`` and ``width - 3``
+  time features ``e^(beta t) sin / cos(pi k t)``; with one field, to all of them), a
+  one-group GroupNorm, a 1x1x1 convolution, then a space-time spectral convolution
+  whose inverse transform is taken at ``latent_steps`` frames (the temporal
+  resampling), a pointwise FFN, and ``v = act(p[:, :, -1:] + FFN(K p))`` with ``p``
+  the projected input (its last frame broadcast over time).
 * ``n_layers - 1`` blocks ``v = act(FFN(K v) + W v)`` (``K`` spectral, ``W`` 1x1x1).
-* A 1x1x1 reduction to one channel and the output convolution (:class:`OutputConv`):
+* A 1x1x1 reduction to ``c`` channels and the output convolution (:class:`OutputConv`):
   the last input frame is prepended along time, the sequence is zero-padded in front
-  by its own length (against the wrap-around of a non-periodic window), a 1->1
+  by its own length (against the wrap-around of a non-periodic window), a c->c
   spectral convolution with a ``delta``-scaled complex per-mode bias is evaluated at
   ``out_steps + 1`` frames (plus the padding), and the last input frame is added to
   the last ``out_steps`` of them.
 
 Spectral convolutions (:class:`SpaceTimeSpectralConv`) keep ``modes = (mx, my, mt)``
 per corner: ``|kx| < mx`` and ``|ky| < my`` in the four (+-kx, +-ky) blocks, with
-``0 <= kt < mt`` from a real FFT over time; weights are real tensors of shape
+``0 <= kt < mt`` from a real FFT over time (axis 2); weights are real tensors of shape
 ``(4, c_in, c_out, mx, my, mt, 2)`` initialised ``0.5 / (c_in c_out) U(0, 1)``. Modes
 beyond a grid's Nyquist limit are dropped at evaluation, so any resolution works.
 
@@ -51,6 +54,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sciml.train.spec import record_spec
+from sciml.validation import check_choice, check_int
+
 __all__ = ["OutputConv", "SFNO", "SpaceTimeSpectralConv"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh}
@@ -64,7 +70,7 @@ def _corners(modes_x: int, modes_y: int) -> list[tuple[slice, slice]]:
 
 
 class SpaceTimeSpectralConv(nn.Module):
-    """``(b, c_in, x, y, T) -> (b, c_out, x, y, T_out)`` through the kept Fourier modes.
+    """``(b, c_in, T, x, y) -> (b, c_out, T_out, x, y)`` through the kept Fourier modes.
 
     Args:
         in_channels, out_channels: channel counts.
@@ -91,28 +97,31 @@ class SpaceTimeSpectralConv(nn.Module):
     def forward(self, v: torch.Tensor, out_steps: int | None = None, time_padding: int = 0) -> torch.Tensor:
         """``out_steps`` output frames (default: the input's); ``time_padding`` zeros are
         prepended along time before the transform, and only the last ``out_steps``
-        frames of the padded result are returned."""
-        b, c, nx, ny, nt = v.shape
+        frames of the padded result are returned.
+
+        The transform is a real FFT over time (axis 2, ``kt >= 0``) and full FFTs over
+        ``x`` and ``y``; ``v_hat`` is ``(b, c_in, kt, kx, ky)``."""
+        b, c, nt, nx, ny = v.shape
         if c != self.in_channels:
             raise ValueError(f"expected {self.in_channels} channels, got {c}")
         out_steps = nt if out_steps is None else int(out_steps)
         if time_padding:
-            v = F.pad(v, (time_padding, 0))
-        n_pad = v.shape[-1]
-        v_hat = torch.fft.rfftn(v, dim=(-3, -2, -1), norm="forward")
+            v = F.pad(v, (0, 0, 0, 0, time_padding, 0))
+        n_pad = v.shape[2]
+        v_hat = torch.fft.rfftn(v, dim=(-2, -1, -3), norm="forward")
         mx, my = min(self.modes[0], nx // 2), min(self.modes[1], ny // 2)
         mt = min(self.modes[2], n_pad // 2 + 1, (out_steps + time_padding) // 2 + 1)
-        out = v_hat.new_zeros(b, self.out_channels, nx, ny, mt)
+        out = v_hat.new_zeros(b, self.out_channels, mt, nx, ny)
         weight = torch.view_as_complex(self.weight)
         bias = None if self.bias is None else self.delta * torch.view_as_complex(self.bias)
         for corner, (sx, sy) in enumerate(_corners(mx, my)):
             w = _trim(weight[corner][..., :mt], mx, my, corner)
-            block = torch.einsum("bixyt,ioxyt->boxyt", v_hat[..., sx, sy, :mt], w)
+            block = torch.einsum("bitxy,ioxyt->botxy", v_hat[:, :, :mt, sx, sy], w)
             if bias is not None:
-                block = block + _trim(bias[corner][..., :mt], mx, my, corner)
-            out[..., sx, sy, :] = block
-        v = torch.fft.irfftn(out, s=(nx, ny, out_steps + time_padding), dim=(-3, -2, -1), norm="forward")
-        return v[..., -out_steps:] if time_padding else v
+                block = block + _trim(bias[corner][..., :mt], mx, my, corner).permute(2, 0, 1)
+            out[..., sx, sy] = block
+        v = torch.fft.irfftn(out, s=(nx, ny, out_steps + time_padding), dim=(-2, -1, -3), norm="forward")
+        return v[:, :, -out_steps:] if time_padding else v
 
 
 def _trim(w: torch.Tensor, mx: int, my: int, corner: int) -> torch.Tensor:
@@ -132,28 +141,31 @@ class _FFN(nn.Sequential):
 
 
 class OutputConv(nn.Module):
-    """The last layer: ``(b, 1, x, y, T_latent)`` latent and ``(b, x, y, T_in)`` input to
-    ``(b, x, y, out_steps)``; see the module docstring."""
+    """The last layer: ``(b, c, T_latent, x, y)`` latent and ``(b, c, T_in, x, y)`` input
+    to ``(b, c, out_steps, x, y)``; see the module docstring."""
 
-    def __init__(self, modes: Sequence[int], delta: float = 0.1, time_padding: bool = True):
+    def __init__(self, modes: Sequence[int], delta: float = 0.1, time_padding: bool = True, channels: int = 1):
         super().__init__()
-        self.conv = SpaceTimeSpectralConv(1, 1, modes, bias=True, delta=delta)
+        self.conv = SpaceTimeSpectralConv(channels, channels, modes, bias=True, delta=delta)
         self.time_padding = time_padding
 
     def forward(self, latent: torch.Tensor, x: torch.Tensor, out_steps: int) -> torch.Tensor:
-        last = x[:, None, ..., -1:]
-        v = torch.cat([last, latent], dim=-1)
-        pad = v.shape[-1] if self.time_padding else 0
+        last = x[:, :, -1:]
+        v = torch.cat([last, latent], dim=2)
+        pad = v.shape[2] if self.time_padding else 0
         v = self.conv(v, out_steps=out_steps + 1, time_padding=pad)
-        return (last + v[..., -out_steps:]).squeeze(1)
+        return last + v[:, :, -out_steps:]
 
 
+@record_spec("sfno")
 class SFNO(nn.Module):
     """The spatiotemporal FNO (see the module docstring).
 
     Args:
         modes: ``(mx, my, mt)`` Fourier modes per corner of every spectral convolution.
         width: hidden channels (also the number of positional-encoding channels, > 3).
+        channels: fields per frame, in and out (the prediction continues the input
+            trajectory from its last frame, so both have the same fields).
         n_layers: spectral convolutions before the output layer, the lifting's included.
         latent_steps: frames of the hidden trajectory.
         out_steps: default output length (``None``: the input's).
@@ -166,19 +178,21 @@ class SFNO(nn.Module):
         pe_dt: positional time of frame ``j`` (``j = 1, 2, ...``) is ``j * pe_dt``.
     """
 
-    def __init__(self, modes: Sequence[int] = (12, 12, 5), width: int = 20, n_layers: int = 4,
+    def __init__(self, modes: Sequence[int] = (12, 12, 5), width: int = 20, channels: int = 1, n_layers: int = 4,
                  latent_steps: int = 10, out_steps: int | None = None, beta: float = 1e-2, delta: float = 0.1,
                  expansion: int = 4, activation: str = "relu", time_padding: bool = True, pe_dt: float = 0.01):
         super().__init__()
-        if width < 4:
-            raise ValueError(f"width must be >= 4 (x, y, t and at least one time feature), got {width}")
-        if n_layers < 1 or latent_steps < 1:
-            raise ValueError(f"n_layers and latent_steps must be >= 1, got {n_layers}, {latent_steps}")
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; known: {', '.join(_ACTIVATIONS)}")
-        if out_steps is not None and out_steps < 1:
-            raise ValueError(f"out_steps must be >= 1, got {out_steps}")
+        width = check_int("width", width, minimum=4, hint="x, y, t and at least one time feature")
+        channels = check_int("channels", channels, maximum=width, hint="each field enters the lifting through "
+                             "its own positional-encoding channels")
+        n_layers = check_int("n_layers", n_layers)
+        latent_steps = check_int("latent_steps", latent_steps)
+        expansion = check_int("expansion", expansion)
+        check_choice("activation", activation, tuple(_ACTIVATIONS))
+        if out_steps is not None:
+            out_steps = check_int("out_steps", out_steps)
         self.modes, self.width, self.latent_steps, self.out_steps = tuple(modes), width, latent_steps, out_steps
+        self.channels = channels
         self.beta, self.pe_dt = float(beta), float(pe_dt)
         act = _ACTIVATIONS[activation]
         self.norm = nn.GroupNorm(1, width, eps=1e-7)
@@ -189,38 +203,45 @@ class SFNO(nn.Module):
         self.ffns = nn.ModuleList(_FFN(width, expansion, activation) for _ in range(n_layers - 1))
         self.skips = nn.ModuleList(nn.Conv3d(width, width, 1) for _ in range(n_layers - 1))
         self.act = act()
-        self.reduction = nn.Conv3d(width, 1, 1)
-        self.output = OutputConv(modes, delta=delta, time_padding=time_padding)
+        self.reduction = nn.Conv3d(width, channels, 1)
+        self.output = OutputConv(modes, delta=delta, time_padding=time_padding, channels=channels)
 
-    def positional_encoding(self, nx: int, ny: int, nt: int, dtype=torch.float32, device=None) -> torch.Tensor:
-        """``(1, width, nx, ny, nt)``: x, y, t and the time features."""
+    def positional_encoding(self, nt: int, nx: int, ny: int, dtype=torch.float32, device=None) -> torch.Tensor:
+        """``(1, width, nt, nx, ny)``: x, y, t and the time features."""
         x = torch.arange(nx, dtype=dtype, device=device) / nx
         y = torch.arange(ny, dtype=dtype, device=device) / ny
         t = torch.arange(1, nt + 1, dtype=dtype, device=device) * self.pe_dt
-        channels = [x.view(nx, 1, 1).expand(nx, ny, nt), y.view(1, ny, 1).expand(nx, ny, nt),
-                    t.view(1, 1, nt).expand(nx, ny, nt)]
+        channels = [x.view(1, nx, 1).expand(nt, nx, ny), y.view(1, 1, ny).expand(nt, nx, ny),
+                    t.view(nt, 1, 1).expand(nt, nx, ny)]
         growth = torch.exp(self.beta * t)
         for k in range(self.width - 3):
             wave = torch.sin if k % 2 == 0 else torch.cos
-            channels.append((growth * wave(math.pi * (k + 1) * t)).view(1, 1, nt).expand(nx, ny, nt))
+            channels.append((growth * wave(math.pi * (k + 1) * t)).view(nt, 1, 1).expand(nt, nx, ny))
         return torch.stack(channels)[None]
 
+    def _check_input(self, x: torch.Tensor) -> None:
+        if not isinstance(x, torch.Tensor) or x.dim() != 5 or x.shape[1] != self.channels:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"SFNO expects (batch, channels={self.channels}, T_in, x, y) frames, got {shape}; "
+                             f"a trajectory (batch, T_in, x, y) of one field is x[:, None]")
+
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
-        """Everything before the output layer: ``(b, x, y, T_in) -> (b, 1, x, y, latent_steps)``."""
-        if x.dim() != 4:
-            raise ValueError(f"SFNO expects (batch, x, y, T_in) frames, got shape {tuple(x.shape)}")
-        _, nx, ny, nt = x.shape
-        v = x[:, None] + self.positional_encoding(nx, ny, nt, x.dtype, x.device)
+        """Everything before the output layer: ``(b, c, T_in, x, y) -> (b, c, latent_steps, x, y)``."""
+        self._check_input(x)
+        _, c, nt, nx, ny = x.shape
+        fields = x.repeat(1, -(-self.width // c), 1, 1, 1)[:, :self.width] if c > 1 else x
+        v = fields + self.positional_encoding(nt, nx, ny, x.dtype, x.device)
         p = self.lift(self.norm(v))
-        v = self.act(p[..., -1:] + self.lift_ffn(self.lift_conv(p, out_steps=self.latent_steps)))
+        v = self.act(p[:, :, -1:] + self.lift_ffn(self.lift_conv(p, out_steps=self.latent_steps)))
         for conv, ffn, skip in zip(self.convs, self.ffns, self.skips):
             v = self.act(ffn(conv(v)) + skip(v))
         return self.reduction(v)
 
     def forward(self, x: torch.Tensor, out_steps: int | None = None) -> torch.Tensor:
-        """``(b, x, y, T_in) -> (b, x, y, out_steps)`` (default ``self.out_steps``, else ``T_in``)."""
-        if out_steps is None:
-            out_steps = self.out_steps if self.out_steps is not None else x.shape[-1]
-        if out_steps < 1:
-            raise ValueError(f"out_steps must be >= 1, got {out_steps}")
+        """``(b, c, T_in, x, y) -> (b, c, out_steps, x, y)`` (default ``self.out_steps``, else ``T_in``)."""
+        self._check_input(x)
+        if out_steps is None:  # not checked: under tracing the input length is a tensor
+            out_steps = self.out_steps if self.out_steps is not None else x.shape[2]
+        else:
+            out_steps = check_int("out_steps", out_steps)
         return self.output(self.trunk(x), x, out_steps)

@@ -17,11 +17,13 @@ truth when given, and the wall time, so the two are compared on the same footing
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
+
+from sciml.train.optimize import METHODS, minimize
+from sciml.validation import check_choice, check_int, check_real
 
 __all__ = ["InverseResult", "grid_observation", "invert"]
 
@@ -33,8 +35,8 @@ class InverseResult:
     history: dict[str, list[float]] = field(default_factory=dict)  # loss, misfit, prior, error per evaluation
     wall_time: float = 0.0
     iterations: int = 0
-    evaluations: int = 0                   # forward-and-gradient evaluations (one history entry each)
-    stop_reason: str = ""                  # "steps" (Adam) or the L-BFGS reason
+    evaluations: int = 0                   # evaluations of J (one history entry each)
+    stop_reason: str = ""                  # see sciml.train.minimize: "max_iter" when the steps ran out
 
     @property
     def error(self) -> float | None:
@@ -44,8 +46,9 @@ class InverseResult:
 
 def grid_observation(stride: int, offset: int = 0, ndim: int = 2) -> Callable[[torch.Tensor], torch.Tensor]:
     """Observe every ``stride``-th grid point (from ``offset``) of the last ``ndim`` axes."""
-    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1 or not 0 <= offset < stride:
-        raise ValueError(f"need an int stride >= 1 and 0 <= offset < stride, got stride={stride!r}, offset={offset!r}")
+    stride = check_int("stride", stride)
+    offset = check_int("offset", offset, minimum=0, maximum=stride - 1)
+    ndim = check_int("ndim", ndim)
     index = (Ellipsis, *(slice(offset, None, stride),) * ndim)
     return lambda u: u[index]
 
@@ -61,65 +64,46 @@ def invert(forward: Callable, observations: torch.Tensor, latent0: torch.Tensor,
            optimizer: str = "adam", callback: Callable | None = None) -> InverseResult:
     """Minimise ``J(z)`` (module doc) from ``latent0``.
 
-    ``optimizer="adam"`` (``lr``, ``steps`` iterations) or ``"lbfgs"`` (strong-Wolfe line
-    search, at most ``steps`` iterations, ``lr`` the initial step). ``truth``: the true
-    unknown (in the space of ``transform(z)``), for the ``error`` history (mean relative
-    L2). ``callback(i, estimate)`` after each Adam iteration.
+    The optimisation is :func:`sciml.train.minimize`: ``optimizer="adam"`` (``lr``,
+    ``steps`` iterations) or ``"lbfgs"`` (strong-Wolfe line search, at most ``steps``
+    iterations, ``lr`` the initial step), both stopping early when ``J`` changes by less
+    than 1e-12. ``truth``: the true unknown (in the space of ``transform(z)``), for the
+    ``error`` history (mean relative L2). ``callback(i, estimate)`` after each Adam
+    iteration (Adam only). The history has one entry per evaluation of ``J``; with
+    Adam the last one is at the returned estimate.
     """
-    if optimizer not in ("adam", "lbfgs"):
-        raise ValueError(f"optimizer must be 'adam' or 'lbfgs', got {optimizer!r}")
-    if not noise_std > 0 or not prior_weight >= 0:
-        raise ValueError(f"need noise_std > 0 and prior_weight >= 0, got {noise_std}, {prior_weight}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    optimizer = check_choice("optimizer", optimizer, METHODS)
+    noise_std = check_real("noise_std", noise_std, positive=True)
+    prior_weight = check_real("prior_weight", prior_weight, nonnegative=True)
     observe = observe or (lambda u: u)
     transform = transform or (lambda z: z)
     z = latent0.detach().clone().requires_grad_(True)
     y = observations.detach()
-    history = {"loss": [], "misfit": [], "prior": []}
+    history = {"misfit": [], "prior": []}
     if truth is not None:
         history["error"] = []
-    evaluations = 0
 
     def objective():
-        nonlocal evaluations
-        evaluations += 1
         predicted = observe(forward(transform(z)))
         if predicted.shape != y.shape:
             raise ValueError(f"observe(forward(x)) has shape {tuple(predicted.shape)} but the observations have "
                              f"{tuple(y.shape)}")
         misfit = 0.5 * (predicted - y.to(predicted)).square().sum() / noise_std**2
         prior = 0.5 * prior_weight * z.square().sum()
-        return misfit, prior
-
-    def closure():
-        opt.zero_grad()
-        misfit, prior = objective()
-        loss = misfit + prior
-        loss.backward()
-        for key, value in (("loss", loss), ("misfit", misfit), ("prior", prior)):
-            history[key].append(float(value.detach()))
+        history["misfit"].append(float(misfit.detach()))
+        history["prior"].append(float(prior.detach()))
         if truth is not None:
             with torch.no_grad():
                 history["error"].append(_relative(transform(z), truth))
-        return loss
+        return misfit + prior
 
-    start = time.perf_counter()
-    if optimizer == "adam":
-        opt = torch.optim.Adam([z], lr=lr)
-        for i in range(steps):
-            opt.step(closure)
-            if callback is not None:
-                with torch.no_grad():
-                    callback(i, transform(z))
-        iterations, stop = steps, "steps"
-    else:
-        from sciml.train.lbfgs import LBFGS
+    def report(step, loss):
+        with torch.no_grad():
+            callback(step, transform(z))
 
-        opt = LBFGS([z], lr=lr, max_iter=steps, tolerance_grad=0.0, tolerance_change=1e-12)
-        opt.step(closure)
-        iterations, stop = opt.iterations, opt.stop_reason
-    wall = time.perf_counter() - start
+    run = minimize(objective, [z], method=optimizer, steps=steps, lr=lr, tolerance_change=1e-12,
+                   callback=None if callback is None else report)
     with torch.no_grad():
         estimate = transform(z).detach()
-    return InverseResult(estimate, z.detach(), history, wall, iterations, evaluations, stop)
+    return InverseResult(estimate, z.detach(), {"loss": run.history, **history}, run.wall_time, run.iterations,
+                         run.evaluations, run.stop_reason)
