@@ -25,8 +25,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from sciml.train.config import load_config
-from sciml.train.run import build_run
+from sciml.app import build_run, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "neuraloperator"
@@ -37,8 +36,7 @@ def sciml_run(seed: int, out: Path) -> dict:
                       [f"seed={seed}", f"out_dir={out / f'sciml_{seed}'}", "trainer.progress=false",
                        f"data.train={DATA / 'darcy_train_16.pt'}",
                        f"data.test={{res16: {DATA / 'darcy_test_16.pt'}, res32: {DATA / 'darcy_test_32.pt'}}}"])
-    torch.manual_seed(seed)
-    trainer, train = build_run(cfg)
+    trainer, train = build_run(cfg)  # seeds the initialisation with cfg.seed
     trainer.fit(train, resume=None)
     return trainer.evaluate()
 

@@ -30,8 +30,7 @@ from pathlib import Path
 
 import torch
 
-from sciml.train.config import load_config
-from sciml.train.run import build_run
+from sciml.app import build_run, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT.parent / "shared" / "data" / "neuraloperator"
@@ -84,8 +83,7 @@ def run_model(name: str, data: dict, epochs: int, out: Path, seed: int, grid: in
         "seed": seed, "out_dir": str(out / name), "data": data, **spec,
         "loss": {"name": "h1", "args": {"periodic": True, "method": "fd"}}, "metrics": ["l2", "h1"],
         "trainer": {"max_epochs": epochs, "batch_size": batch, "progress": False}})
-    torch.manual_seed(seed)
-    trainer, train = build_run(cfg)
+    trainer, train = build_run(cfg)  # seeds the initialisation with cfg.seed
     start = time.perf_counter()
     trainer.fit(train, resume=None)
     per_epoch = (time.perf_counter() - start) / epochs

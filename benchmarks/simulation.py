@@ -44,10 +44,9 @@ import torch
 from problems import Darcy, NavierStokes
 from sciml.data import write_fields
 from sciml.pde import SpectralGrid, grf_from_noise
+from sciml.app import load, load_config, load_stepper, train
 from sciml.sim import (CorrectedStepper, ResampledStepper, Simulation, correction_pairs, grid_observation, invert,
-                       load_stepper, parareal, relative_error)
-from sciml.train.config import load_config
-from sciml.train.run import load_model, train
+                       parareal, relative_error)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -108,7 +107,7 @@ def navier_stokes_rollouts(cfg: dict, work: Path) -> dict:
     run_corr = work / f"ns{s}_correction_b10"
     _, t_corr = _timed(lambda: train(_run_config(run_corr, pairs, {}, cfg, cfg["epochs"], "scalar", modes=s // 2,
                                                  lr=1e-3, weight_decay=0.0, batch_size=10)))
-    correction, _ = load_model(run_corr / "latest.pt")
+    correction = load(run_corr / "latest.pt")
     hybrid = CorrectedStepper(coarse, correction, name=f"solver {cfg['coarse']}^2 + correction")
 
     # unseen initial conditions and the fine reference
@@ -159,7 +158,7 @@ def darcy_inverse(cfg: dict, work: Path) -> dict:
     base = _run_config(run, data, {}, cfg, cfg["darcy_epochs"], "scalar")
     base.data.normalize_inputs = "pointwise"
     _, t_train = _timed(lambda: train(base))
-    surrogate, _ = load_model(run / "latest.pt")
+    surrogate = load(run / "latest.pt")
 
     def through_surrogate(a):  # the float32 model inside a float64 inversion
         return surrogate(a.float().unsqueeze(1))[:, 0].to(a.dtype)

@@ -1,6 +1,8 @@
 """Time-stepper training through `sciml train` (step pairs), `load_stepper`, and
 `sciml simulate CONFIG` writing an HDF5 trajectory; the simulate configuration's checks."""
 
+import re
+
 import h5py
 import pytest
 import torch
@@ -102,3 +104,27 @@ def test_simulate_reports_configuration_errors(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main(["simulate", str(tmp_path / "missing.yaml")]) == 2
     assert not (tmp_path / "traj.h5").exists()
+
+
+def test_simulation_config_is_typed(tmp_path):
+    cfg = load_simulation_config(_config(tmp_path), ["stepper.substeps=5", "blowup_factor=100"])
+    assert cfg.stepper.kind == "solver" and cfg.stepper.substeps == 5 and cfg.blowup_factor == 100.0
+    assert cfg.initial.n == 2 and cfg.initial.seed == 3 and cfg.problem["name"] == "navier_stokes" and cfg.steps == 4
+
+
+@pytest.mark.parametrize("override, message", [
+    ("stepper.substep=2", "unknown key 'substep' in stepper; known: kind, substeps, checkpoint, dt, coarse_resolution; "
+                          "did you mean 'substeps'?"),
+    ("stepper.substeps=1.5", "stepper.substeps: expected int, got 1.5"),
+    ("stepper.kind=hybrid", "stepper.kind: expected one of 'solver', 'model', 'corrected', got 'hybrid'"),
+    ("stepper.dt=-1", "stepper.dt must be"),
+    ("initial.n=0", "initial.n must be a positive int, got 0"),
+    ("initial={n: 2, seeds: 1}", "unknown key 'seeds' in initial; known: n, seed"),
+    ("steps=ten", "steps: expected int, got 'ten'"),
+    ("reference=maybe", "reference: expected bool"),
+    ("blowup_factor=0.5", "blowup_factor must be > 1"),
+    ("problem=navier_stokes", "problem: expected a mapping"),
+])
+def test_simulation_config_rejects_bad_keys_and_types_with_the_dotted_key(tmp_path, override, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_simulation_config(_config(tmp_path), [override])

@@ -3,9 +3,14 @@
 import json
 
 import pytest
+import torch
 
 from problems import Darcy
+from sciml.app import load
 from sciml.cli import main
+from sciml.data import FieldDataset, NormalizedModel
+from sciml.train import load_checkpoint, save_checkpoint
+from sciml.train.losses import LpLoss
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +49,26 @@ def test_train_evaluate_and_resume(tmp_path, files, capsys):
     assert main(["evaluate", str(tmp_path / "run" / "latest.pt")]) == 0
     printed = dict(line.split() for line in capsys.readouterr().out.splitlines())
     assert abs(float(printed["t33/l2"]) - rows[-1]["t33/l2"]) < 1e-6
+    # sciml.app.load rebuilds the same model from the recorded spec (the config is not written back)
+    state = load_checkpoint(tmp_path / "run" / "latest.pt")
+    spec = state["metadata"]["model"]
+    assert spec["name"] == "fno" and spec["kwargs"]["in_channels"] == 1 and spec["kwargs"]["hidden_channels"] == 8
+    assert "in_channels" not in state["metadata"]["config"]["model"]
+    assert spec["normalizers"] == {"input": {"pointwise": False, "eps": 1e-6}, "output": {"pointwise": False,
+                                                                                          "eps": 1e-6}}
+    model = load(tmp_path / "run" / "latest.pt")
+    assert isinstance(model, NormalizedModel) and not model.training
+    fine = FieldDataset(files[2], in_memory=True)
+    x, y = torch.stack([fine[i]["x"] for i in range(8)]), torch.stack([fine[i]["y"] for i in range(8)])
+    with torch.no_grad():
+        pred = model(x)
+    assert abs(float(LpLoss(reduction="sum")(pred, y)) / 8 - rows[-1]["t33/l2"]) < 1e-6
+    # a checkpoint of the earlier format (configuration only, channel counts in it) still loads
+    del state["metadata"]["model"]
+    state["metadata"]["config"]["model"].update(in_channels=1, out_channels=1)
+    save_checkpoint(tmp_path / "old.pt", state)
+    with torch.no_grad():
+        assert torch.equal(load(tmp_path / "old.pt")(x), pred)
     # a larger max_epochs resumes from latest.pt and runs only the missing epoch
     assert main(["train", str(cfg), "trainer.max_epochs=3"]) == 0
     rows = [json.loads(line) for line in open(tmp_path / "run" / "metrics.jsonl")]

@@ -1,12 +1,15 @@
-"""The Trainer: fitting, evaluation and logs, exact resume, atomic checkpoints."""
+"""The Trainer: fitting, evaluation and logs, exact resume, atomic checkpoints, recorded
+model specs (any checkpoint rebuilds its model with sciml.app.load)."""
 
 import json
 
 import pytest
 import torch
 
-from sciml.data import TensorFieldDataset
-from sciml.train import Trainer
+from sciml.app import load
+from sciml.data import GaussianNormalizer, NormalizedModel, TensorFieldDataset
+from sciml.operators import MgNO, fno
+from sciml.train import Trainer, model_spec
 from sciml.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from sciml.train.losses import LpLoss
 
@@ -146,3 +149,47 @@ def test_mixed_precision_on_cpu_trains_in_bfloat16(tmp_path):
 def test_tensorboard_needs_a_directory():
     with pytest.raises((ValueError, ImportError)):
         Trainer(_model(), LpLoss(), tensorboard=True)
+
+
+def _fields(n=12, s=17):
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(n, 1, s, s, generator=g)
+    return TensorFieldDataset(x, torch.tanh(x) + 0.1 * x.roll(1, -1), spatial=2)
+
+
+def test_python_trainer_checkpoints_load_with_the_recorded_spec(tmp_path):
+    """Models built directly in Python (an MgNO inside a NormalizedModel, a bare FNO from
+    sciml.operators.fno) record their full constructor spec; sciml.app.load rebuilds them
+    from the checkpoint alone, normalisers included, with identical outputs."""
+    data = _fields()
+    x, y = data.x, data.y
+    torch.manual_seed(0)
+    core = MgNO(channels=8, n_layers=2, num_iteration=((1, 0), (1, 0), (2, 0)))
+    assert model_spec(core) == {"name": "mgno", "kwargs": {
+        "in_channels": 1, "out_channels": 1, "channels": 8, "n_layers": 2, "num_iteration": [[1, 0], [1, 0], [2, 0]],
+        "padding_mode": "zeros", "periodic_prolongation": None, "residual_restriction": False, "grid_size": None,
+        "activation": "gelu"}}
+    models = {"mgno": NormalizedModel(core, GaussianNormalizer(pointwise=False).fit(x), GaussianNormalizer().fit(y)),
+              "fno": fno(n_modes=(4, 4), hidden_channels=8, n_layers=2)}
+    for name, model in models.items():
+        Trainer(model, LpLoss(), max_epochs=1, batch_size=4, checkpoint_dir=tmp_path / name, progress=False).fit(data)
+        metadata = load_checkpoint(tmp_path / name / "latest.pt")["metadata"]
+        assert metadata["model"]["name"] == name
+        loaded = load(tmp_path / name / "latest.pt")
+        assert type(loaded) is type(model) and not loaded.training
+        model.eval()
+        with torch.no_grad():
+            assert torch.equal(loaded(x), model(x)), name
+    assert metadata["model"]["kwargs"]["n_modes"] == [4, 4] and "normalizers" not in metadata["model"]
+    mgno_spec = load_checkpoint(tmp_path / "mgno" / "latest.pt")["metadata"]["model"]
+    assert mgno_spec["normalizers"] == {"input": {"pointwise": False, "eps": 1e-6}, "output": {"pointwise": True,
+                                                                                               "eps": 1e-6}}
+
+
+def test_checkpoints_without_a_spec_say_how_to_write_one(tmp_path):
+    _trainer(_model(), tmp_path, max_epochs=1).fit(_data())
+    assert "model" not in load_checkpoint(tmp_path / "latest.pt")["metadata"]  # a Sequential has no spec
+    with pytest.raises(CheckpointError, match=r"records no model spec.*build_model"):
+        load(tmp_path / "latest.pt")
+    with pytest.raises(ValueError, match="metadata\\['model'\\] is reserved"):
+        Trainer(_model(), LpLoss(), metadata={"model": "mine"})
