@@ -9,7 +9,8 @@ from problems import Darcy
 from sciml.app import load
 from sciml.cli import main
 from sciml.data import FieldDataset, NormalizedModel
-from sciml.train import load_checkpoint, save_checkpoint
+from sciml.operators import fno
+from sciml.train import Trainer, load_checkpoint, save_checkpoint
 from sciml.train.losses import LpLoss
 
 
@@ -73,6 +74,22 @@ def test_train_evaluate_and_resume(tmp_path, files, capsys):
     assert main(["train", str(cfg), "trainer.max_epochs=3"]) == 0
     rows = [json.loads(line) for line in open(tmp_path / "run" / "metrics.jsonl")]
     assert [r["epoch"] for r in rows] == [1, 2, 3]
+
+
+def test_evaluate_a_python_trainer_checkpoint(tmp_path, files, capsys):
+    """`sciml evaluate` takes any checkpoint with a recorded spec; the data come from --data."""
+    train, test, _ = files
+    torch.manual_seed(0)
+    model = fno(n_modes=(4, 4), hidden_channels=8, n_layers=2)
+    trainer = Trainer(model, LpLoss(), max_epochs=1, batch_size=10, checkpoint_dir=tmp_path / "py", progress=False,
+                      metrics={"l2": LpLoss(reduction="sum")})
+    trainer.fit(FieldDataset(train, in_memory=True))
+    expected = trainer.evaluate({"t17": FieldDataset(test, in_memory=True)})["t17/l2"]
+    assert main(["evaluate", str(tmp_path / "py" / "latest.pt"), "--data", f"t17={test}"]) == 0
+    printed = dict(line.split() for line in capsys.readouterr().out.splitlines())
+    assert float(printed["t17/l2"]) == pytest.approx(expected, rel=1e-5)  # printed to 6 significant digits
+    assert main(["evaluate", str(tmp_path / "py" / "latest.pt")]) == 2
+    assert "no data to evaluate: pass --data NAME=FILE" in capsys.readouterr().err
 
 
 def test_cli_errors(tmp_path, files, capsys):
