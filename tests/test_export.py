@@ -13,7 +13,7 @@ CASES = {
     "mgno": ({"name": "mgno", "in_channels": 1, "out_channels": 1, "channels": 8, "n_layers": 2,
               "num_iteration": [[1, 0]] * 3}, (2, 1, 17, 17)),
     "fno": ({"name": "fno", "in_channels": 1, "out_channels": 1, "n_modes": [6, 6], "hidden_channels": 8}, (2, 1, 24, 24)),
-    "sfno": ({"name": "sfno", "modes": [6, 6, 3], "width": 8, "n_layers": 2}, (2, 16, 16, 5)),
+    "sfno": ({"name": "sfno", "modes": [6, 6, 3], "width": 8, "n_layers": 2}, (2, 1, 5, 16, 16)),
 }
 
 
