@@ -9,7 +9,7 @@ import torch
 from sciml.app import load
 from sciml.data import GaussianNormalizer, NormalizedModel, TensorFieldDataset
 from sciml.operators import MgNO, fno
-from sciml.train import Trainer, model_spec
+from sciml.train import Trainer, model_spec, record_spec
 from sciml.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from sciml.train.losses import LpLoss
 
@@ -193,3 +193,20 @@ def test_checkpoints_without_a_spec_say_how_to_write_one(tmp_path):
         load(tmp_path / "latest.pt")
     with pytest.raises(ValueError, match="metadata\\['model'\\] is reserved"):
         Trainer(_model(), LpLoss(), metadata={"model": "mine"})
+
+
+def test_record_spec_records_plain_constructor_arguments_only():
+    @record_spec("scaled")
+    class Scaled(torch.nn.Module):
+        def __init__(self, width: int = 2, shape=(3, 4), weight=None):
+            super().__init__()
+            self.linear = torch.nn.Linear(width, width)
+
+    class Sub(Scaled):
+        pass
+
+    assert model_spec(Scaled(5)) == {"name": "scaled", "kwargs": {"width": 5, "shape": [3, 4], "weight": None}}
+    assert model_spec(Scaled(weight=torch.ones(1))) is None  # a tensor argument cannot be rebuilt from keywords
+    assert model_spec(Sub()) is None  # an undecorated subclass is not the registered model
+    with pytest.raises(TypeError, match="named parameters only"):
+        record_spec("variadic")(lambda *sizes: torch.nn.Linear(*sizes))

@@ -53,17 +53,7 @@ def _plain(value: Any) -> Any:
 def _spec(name: str, signature: inspect.Signature, args: tuple, kwargs: dict) -> dict | None:
     bound = signature.bind(*args, **kwargs)
     bound.apply_defaults()
-    recorded = {}
-    for param_name, value in bound.arguments.items():
-        kind = signature.parameters[param_name].kind
-        if kind is inspect.Parameter.VAR_POSITIONAL:
-            if value:
-                return None
-        elif kind is inspect.Parameter.VAR_KEYWORD:
-            recorded.update(value)
-        else:
-            recorded[param_name] = value
-    recorded = _plain(recorded)
+    recorded = _plain(dict(bound.arguments))
     return None if recorded is _NOT_PLAIN else {"name": name, "kwargs": recorded}
 
 
@@ -76,6 +66,10 @@ def record_spec(name: str) -> Callable:
 
     def decorate(target):
         signature = inspect.signature(target)
+        variadic = [p.name for p in signature.parameters.values() if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        if variadic:
+            raise TypeError(f"record_spec({name!r}) needs a constructor with named parameters only; "
+                            f"{target.__qualname__} takes *{variadic[0]}")
         if isinstance(target, type):
             init = target.__init__
 
