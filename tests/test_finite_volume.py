@@ -22,8 +22,8 @@ from sciml.pde._finite_volume import (
     linear_advection_flux,
     integrate,
     limit_slopes,
-    ssprk3_step,
 )
+from sciml.solvers import solve_ode
 
 TWO_PI = 2 * math.pi
 
@@ -203,12 +203,21 @@ def test_core_methods_agree_and_ssprk3_is_third_order_in_time():
     assert abs(fit_order([1 / 0.01, 1 / 0.005, 1 / 0.0025], e2) - 2.0) < 0.2, e2
 
 
-def test_ssprk3_step_is_shu_osher():
+def test_ssprk3_is_shu_osher():
     # on u' = -u one step multiplies by 1 - h + h^2/2 - h^3/6
     u = torch.ones(3, dtype=torch.float64)
     h = 0.3
-    out = ssprk3_step(lambda v, t: -v, u, 0.0, h)
+    out = solve_ode(lambda t, v: -v, u, torch.tensor([0.0, h], dtype=torch.float64), method="ssprk3").ys[-1]
     torch.testing.assert_close(out, u * (1 - h + h ** 2 / 2 - h ** 3 / 6))
+    # on a nonlinear right-hand side the core's tableau is Shu & Osher's convex-combination form (eq. 2.18)
+    scheme = FiniteVolume1D(16, flux=burgers_flux(), reconstruction="muscl")
+    u0 = 1 + 0.5 * sine_average(scheme)
+    u1 = u0 + h * 0.1 * scheme.rhs(u0)
+    u2 = 0.75 * u0 + 0.25 * (u1 + h * 0.1 * scheme.rhs(u1))
+    shu_osher = u0 / 3 + (2.0 / 3.0) * (u2 + h * 0.1 * scheme.rhs(u2))
+    core = solve_ode(lambda t, v: scheme.rhs(v, t), u0, torch.tensor([0.0, 0.1 * h], dtype=torch.float64),
+                     method="ssprk3").ys[-1]
+    torch.testing.assert_close(core, shu_osher, rtol=1e-14, atol=1e-14)
 
 
 def test_float32_and_batch_shapes():

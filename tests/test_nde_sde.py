@@ -8,8 +8,7 @@ import torch
 from torch import nn
 
 from sciml.nde import LambdaSchedule, LatentODE, LatentSDE, NeuralODE, NeuralSDE, RegularizedObjective
-from sciml.solvers import BrownianPath, sde_initial_step, sde_step_error, solve_sde
-from sciml.solvers._integrate import initial_step
+from sciml.solvers import BrownianPath, initial_step_size, sde_initial_step, sde_step_error, solve_sde
 from sciml.train import Trainer
 
 DT = torch.float64
@@ -80,8 +79,8 @@ def test_initial_step_reduces_to_the_ode_heuristic_without_noise():
             return sde.f(t, y.view_as(Y0)).reshape(-1)
 
         with torch.no_grad():
-            ref = initial_step(f, 0.2, flat.clone(), f(torch.tensor(0.2, dtype=DT), flat), order + 0.5, 1e-4, 1e-6,
-                               lambda s: torch.tensor(s, dtype=DT))
+            ref = initial_step_size(f, 0.2, flat.clone(), order + 0.5, 1e-4, 1e-6,
+                                    f0=f(torch.tensor(0.2, dtype=DT), flat))
         assert nfe == 2 and h == pytest.approx(ref, rel=1e-12)
     noisy = NeuralSDE(Drift(), Diffusion(0.5))
     assert sde_initial_step(noisy, 0.2, Y0, 1e-4, 1e-6, "euler")[0] < h  # noise shrinks the step

@@ -67,7 +67,7 @@ BAD_INPUT = {
     "dt = 0": (ValueError, r"dt must be a finite number > 0, got 0",
                lambda: solve_ode(decay, Y0, T, method="rk4", dt=0.0)),
     "dt < 0": (ValueError, r"dt must be .* > 0, got -0\.1", lambda: solve_ode(decay, Y0, T, method="rk4", dt=-0.1)),
-    "unknown method": (ValueError, r"unknown method 'rk45'; known: bosh3, dopri5, euler, heun, midpoint, rk4, tsit5",
+    "unknown method": (ValueError, r"unknown method 'rk45'; known: bosh3, dopri5, euler, heun, midpoint, rk4, ssprk3, tsit5",
                        lambda: solve_ode(decay, Y0, T, method="rk45")),
     "adaptive fixed-step method": (ValueError, r"'rk4' has no embedded error estimate.*bosh3, dopri5, tsit5",
                                    lambda: solve_ode(decay, Y0, T, method="rk4", adaptive=True)),

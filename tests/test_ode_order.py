@@ -159,6 +159,7 @@ EXP_STEPS = {
     "midpoint": [40, 80, 160, 320],
     "heun": [40, 80, 160, 320],
     "rk4": [10, 20, 40, 80],
+    "ssprk3": [10, 20, 40, 80],
     "bosh3": [10, 20, 40, 80],
     # tsit5's order-6 coefficient on y' = -y (b^T A^5 1 - 1/720 = 4.3e-5) is dominated by
     # the order-7 one (-2.0e-4) until h ~ 0.04, so coarser steps bias its slope upwards
@@ -179,6 +180,7 @@ SPIRAL_STEPS = {
     "midpoint": [320, 640, 1280, 2560],
     "heun": [320, 640, 1280, 2560],
     "rk4": [160, 320, 640, 1280],
+    "ssprk3": [80, 160, 320, 640],
     "bosh3": [80, 160, 320, 640],
     "dopri5": [400, 560, 800],
     "tsit5": [80, 160, 320],

@@ -38,9 +38,7 @@ import math
 import torch
 from torch import nn
 
-from sciml.solvers import solve_ode, step_error
-from sciml.solvers._integrate import initial_step
-from sciml.solvers._ode import TABLEAUX
+from sciml.solvers import TABLEAUX, initial_step_size, solve_ode, step_error
 
 from ._local import LastSolve, check_local, sample_time, with_time
 
@@ -172,14 +170,8 @@ def local_error(func, t_s: float, u_s: torch.Tensor, t1: float, method: str = "t
     """``(E h, nfe)`` of one differentiable step of ``method`` from ``(t_s, u_s)``, ``h`` the
     Hairer–Norsett–Wanner initial step (two evaluations, no gradient), capped at ``t1 - t_s``."""
     tab = TABLEAUX[method]
-    flat = u_s.detach().reshape(-1)
     with torch.no_grad():
-        def f(t, y):
-            return func(t, y.view_as(u_s)).reshape(-1)
-
-        t0 = torch.scalar_tensor(t_s, dtype=u_s.dtype, device=u_s.device)
-        h = initial_step(f, t_s, flat, f(t0, flat), tab.error_order, rtol, atol,
-                         lambda s: torch.scalar_tensor(s, dtype=u_s.dtype, device=u_s.device))
+        h = initial_step_size(func, float(t_s), u_s.detach(), tab.error_order, rtol, atol)
     h = min(float(h), t1 - t_s) if t1 > t_s else float(h)
     est = step_error(func, t_s, u_s, h, method, rtol=rtol, atol=atol)
     return est.error * abs(h), 2 + est.nfe

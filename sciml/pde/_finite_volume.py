@@ -38,23 +38,23 @@ Pieces (LeVeque, *Finite Volume Methods for Hyperbolic Problems*, CUP 2002):
   entering through the face; for hyperbolic inflow), ``"outflow"`` (zero gradient,
   ``u_ghost = u_boundary``). Boundary values ``g`` are floats or callables of time.
 
-Time stepping: :func:`integrate` uses the solver core (``sciml.solvers.solve_ode``)
-for ``euler``, ``heun`` (identical to SSP-RK2 of Shu & Osher, so ``"ssprk2"`` is an
-alias) and ``rk4``, and :func:`ssprk3_step` (Shu & Osher 1988, J. Comput. Phys.
-77, 439, eq. 2.18) for ``"ssprk3"``, which the core lacks. The step is fixed within
-each output interval, from the CFL condition on the state at the interval's start
+Time stepping: :func:`integrate` runs the solver core (``sciml.solvers.solve_ode``
+at fixed step) with ``ssprk3`` (Shu & Osher 1988, J. Comput. Phys. 77, 439, eq. 2.18,
+as a Butcher tableau of the core), ``euler``, ``heun`` (identical to SSP-RK2 of Shu &
+Osher, so ``"ssprk2"`` is an alias) or ``rk4``. The step is fixed within each output
+interval, from the CFL condition on the state at the interval's start
 (:meth:`FiniteVolume1D.stable_dt`), or given.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable, Union
 
 import torch
 
 from sciml.solvers import solve_ode
+from sciml.validation import check_int, check_real
 
 __all__ = [
     "burgers_flux",
@@ -64,7 +64,6 @@ __all__ = [
     "linear_advection_flux",
     "integrate",
     "limit_slopes",
-    "ssprk3_step",
 ]
 
 BoundaryValue = Union[float, Callable]
@@ -73,8 +72,9 @@ RECONSTRUCTIONS = ("constant", "muscl")
 LIMITERS = ("minmod", "vanleer")
 FACE_AVERAGES = ("arithmetic", "harmonic")
 BOUNDARIES = ("periodic", "dirichlet", "inflow", "outflow")
-CORE_METHODS = {"euler": "euler", "heun": "heun", "ssprk2": "heun", "rk4": "rk4"}
-METHODS = tuple(CORE_METHODS) + ("ssprk3",)
+# integrate's method names -> the solver core's tableaux
+CORE_METHODS = {"ssprk3": "ssprk3", "euler": "euler", "heun": "heun", "ssprk2": "heun", "rk4": "rk4"}
+METHODS = tuple(CORE_METHODS)
 
 
 def _choice(name: str, value, options) -> None:
@@ -136,23 +136,6 @@ def limit_slopes(backward: torch.Tensor, forward: torch.Tensor, limiter: str) ->
     return torch.where(same, slope, torch.zeros_like(slope))
 
 
-def ssprk3_step(
-    rhs: Callable[[torch.Tensor, float], torch.Tensor], u: torch.Tensor, t: float, dt: float,
-) -> torch.Tensor:
-    """One step of the three-stage, third-order strong-stability-preserving RK
-    method of Shu & Osher (1988, eq. 2.18), SSP coefficient 1::
-
-        u1 = u + dt L(u, t)
-        u2 = 3/4 u + 1/4 (u1 + dt L(u1, t + dt))
-        u_new = 1/3 u + 2/3 (u2 + dt L(u2, t + dt/2))
-
-    ``rhs(u, t)`` is the semi-discrete right-hand side ``L``.
-    """
-    u1 = u + dt * rhs(u, t)
-    u2 = 0.75 * u + 0.25 * (u1 + dt * rhs(u1, t + dt))
-    return u / 3 + (2.0 / 3.0) * (u2 + dt * rhs(u2, t + 0.5 * dt))
-
-
 # ---------------------------------------------------------------- the scheme
 
 
@@ -192,10 +175,8 @@ class FiniteVolume1D:
     right: BoundaryValue | None = None
 
     def __post_init__(self):
-        if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 2:
-            raise ValueError(f"n must be an int >= 2 (number of cells), got {self.n!r}")
-        if not (math.isfinite(self.length) and self.length > 0):
-            raise ValueError(f"length must be a positive finite float, got {self.length!r}")
+        check_int("n", self.n, minimum=2, hint="n is the number of cells")
+        check_real("length", self.length, positive=True)
         if self.flux is not None and not isinstance(self.flux, ConvexFlux):
             raise TypeError(f"flux must be a ConvexFlux (e.g. burgers_flux() or linear_advection_flux(a)) or None, "
                             f"got {type(self.flux).__name__}")
@@ -331,8 +312,7 @@ class FiniteVolume1D:
         """Largest step with ``dt (max|F'(u)| / dx + 2 max k(u) / dx^2) <= cfl`` (the
         explicit Euler bound; the SSP schemes inherit it with SSP coefficient 1),
         from the state ``u`` and its ghost cells at time ``t``."""
-        if not (cfl > 0):
-            raise ValueError(f"cfl must be positive, got {cfl!r}")
+        check_real("cfl", cfl, positive=True)
         up = self.pad(u.detach(), t, 2)
         rate = 0.0
         if self.flux is not None:
@@ -452,8 +432,8 @@ def integrate(
         scheme: the spatial discretisation.
         u0: initial cell averages, shape ``(..., n)`` (1-D) or ``(..., nx, ny)`` (2-D).
         t: increasing output times (1-D tensor or sequence).
-        method: ``"ssprk3"`` (:func:`ssprk3_step`), or ``"euler"``, ``"ssprk2"`` /
-            ``"heun"``, ``"rk4"`` (run by ``sciml.solvers.solve_ode`` at fixed step).
+        method: ``"ssprk3"``, ``"euler"``, ``"ssprk2"`` / ``"heun"`` or ``"rk4"``, run by
+            ``sciml.solvers.solve_ode`` at fixed step.
         cfl: Courant number. Without ``dt``, the step of each output interval is
             ``scheme.stable_dt(u, cfl, t)`` from the state at the interval's start
             and fixed within it. That is safe when the scheme obeys a maximum
@@ -472,23 +452,18 @@ def integrate(
     times = [float(s) for s in (t.tolist() if isinstance(t, torch.Tensor) else t)]
     if len(times) < 2 or any(b <= a for a, b in zip(times[:-1], times[1:])):
         raise ValueError(f"t must hold at least two strictly increasing times, got {times}")
-    if dt is not None and not dt > 0:
-        raise ValueError(f"dt must be positive, got {dt!r}")
-    if method in CORE_METHODS and dt is not None:
+    dt = check_real("dt", dt, positive=True, allow_none=True)
+    core = CORE_METHODS[method]
+
+    def rhs(s, y):
+        return scheme.rhs(y, s)
+
+    if dt is not None:
         ts = torch.tensor(times, dtype=u0.dtype, device=u0.device)
-        sol = solve_ode(lambda s, y: scheme.rhs(y, s), u0, ts, method=CORE_METHODS[method], dt=dt, adaptive=False)
-        return sol.ys
+        return solve_ode(rhs, u0, ts, method=core, dt=dt, adaptive=False).ys
     out, u = [u0], u0
     for a, b in zip(times[:-1], times[1:]):
-        h_max = dt if dt is not None else scheme.stable_dt(u, cfl, a)
-        if method in CORE_METHODS:
-            ts = torch.tensor([a, b], dtype=u0.dtype, device=u0.device)
-            u = solve_ode(lambda s, y: scheme.rhs(y, s), u, ts, method=CORE_METHODS[method], dt=h_max,
-                          adaptive=False).ys[-1]
-        else:
-            steps = max(1, math.ceil((b - a) / h_max - 1e-12))
-            h = (b - a) / steps
-            for i in range(steps):
-                u = ssprk3_step(scheme.rhs, u, a + i * h, h)
+        ts = torch.tensor([a, b], dtype=u0.dtype, device=u0.device)
+        u = solve_ode(rhs, u, ts, method=core, dt=scheme.stable_dt(u, cfl, a), adaptive=False).ys[-1]
         out.append(u)
     return torch.stack(out)

@@ -8,6 +8,7 @@ from ._brownian import BrownianPath
 from ._controller import IController, PIController
 from ._errors import MaxStepsError, SolverError, StepSizeUnderflowError
 from ._fbm import FractionalNoiseSDE, MarkovFBM, exact_fbm_covariance, sample_exact_fbm
+from ._initial_step import initial_step_size
 from ._integrate import Stats
 from ._linear_sde import LinearSDE
 from ._ode import ODESolution, StepError, odeint, solve_ode, step_error
@@ -35,6 +36,7 @@ __all__ = [
     "StepSizeUnderflowError",
     "TABLEAUX",
     "exact_fbm_covariance",
+    "initial_step_size",
     "odeint",
     "sample_exact_fbm",
     "sde_initial_step",

@@ -82,7 +82,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["BrownianPath"]
+from sciml.validation import check_int, check_real
+
+__all__ = ["BrownianPath", "GridBrownian", "brownian_increments"]
 
 _DEFAULT_DEPTH = 20  # default tol = (t1 - t0) / 2^20
 _MAX_DEPTH = 52  # the float64 resolution of a time inside [t0, t1]
@@ -216,16 +218,13 @@ class BrownianPath:
         if isinstance(shape, (int, str, torch.Tensor)) or not all(
                 isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape):
             raise ValueError(f"shape must be a tuple of positive ints such as (batch, noise_dim), got {shape!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+        seed = check_int("seed", seed, minimum=None)
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise ValueError(f"dtype must be a floating torch dtype such as torch.float32, got {dtype!r}")
         span = t1 - t0
         depth = _DEFAULT_DEPTH
         if tol is not None:
-            tol = _number("tol", tol)
-            if not (math.isfinite(tol) and tol > 0):
-                raise ValueError(f"tol must be a finite number > 0, got {tol}")
+            tol = check_real("tol", tol, positive=True)
             depth = 0
             while span / 2.0**depth > tol:
                 depth += 1
@@ -471,3 +470,43 @@ class BrownianPath:
             return coef, nodes
         used = int(final.max()) + 1
         return coef[..., :used, :], nodes[:, :used]
+
+
+class GridBrownian:
+    """Exact Brownian increments on a fixed-step solver's own grid, drawn at once from
+    a seeded generator: ``dW_n ~ N(0, h_n)`` and, independently, the space-time Lévy
+    areas ``H_n ~ N(0, h_n / 12)``. The same seed and grid give the same increments
+    (which is all the reversible adjoint needs); for queries at arbitrary times use
+    :class:`BrownianPath`."""
+
+    def __init__(self, shape: tuple[int, ...], seed: int, dtype: torch.dtype, device: torch.device):
+        self.shape, self.seed, self.dtype, self.device = tuple(shape), seed, dtype, device
+
+    def increments_with_levy_area(self, grid: list[float]) -> tuple[torch.Tensor, torch.Tensor]:
+        gen = torch.Generator(device=self.device).manual_seed(self.seed)
+        h = torch.tensor(grid, dtype=torch.float64).diff().to(device=self.device, dtype=self.dtype)
+        h = h.view(-1, *([1] * len(self.shape)))
+        draws = torch.randn((2, h.shape[0], *self.shape), generator=gen, dtype=self.dtype, device=self.device)
+        return draws[0] * h.sqrt(), draws[1] * (h / 12).sqrt()
+
+    def increments(self, grid: list[float]) -> torch.Tensor:
+        return self.increments_with_levy_area(grid)[0]
+
+    def space_time_levy_area(self, ta, tb):
+        raise ValueError("GridBrownian only serves whole fixed-step grids; pass a BrownianPath for other queries")
+
+
+def brownian_increments(bm, grid: list[float], levy_area: bool, like: torch.Tensor):
+    """Increments ``(len(grid) - 1, *shape)`` of ``bm`` on ``grid`` (and the space-time
+    Lévy areas, else ``None``), in ``like``'s dtype: one vectorised call for a path
+    with ``increments`` (:class:`BrownianPath`, :class:`GridBrownian`), one call per
+    step otherwise (e.g. torchsde's ``BrownianInterval``)."""
+    if hasattr(bm, "increments"):
+        if levy_area:
+            return bm.increments_with_levy_area(grid)
+        return bm.increments(grid), None
+    pairs = list(zip(grid[:-1], grid[1:]))
+    dws = torch.stack([bm(a, b) for a, b in pairs]).to(like.dtype)
+    if not levy_area:
+        return dws, None
+    return dws, torch.stack([bm.space_time_levy_area(a, b) for a, b in pairs]).to(like.dtype)

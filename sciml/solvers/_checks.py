@@ -1,4 +1,5 @@
-"""Validation of user input at the public solver boundary.
+"""Validation of user input at the public solver boundary: the solver-specific checks
+(states, output times, what ``func`` returns); generic ones come from ``sciml.validation``.
 
 Every check raises ``ValueError`` or ``TypeError`` with what was given, what was
 expected and how to fix it.
@@ -7,9 +8,10 @@ expected and how to fix it.
 from __future__ import annotations
 
 import math
-from typing import Sequence
 
 import torch
+
+from sciml.validation import check_real
 
 
 def check_state(y0, per_sample: bool) -> None:
@@ -64,21 +66,12 @@ def check_times(t) -> list[float]:
 
 
 def check_positive(name: str, value, allow_none: bool = False) -> float | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a positive number, got {type(value).__name__}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return float(value)
-
-
-def check_choice(name: str, value: str, known: Sequence[str]) -> str:
-    if value not in known:
-        raise ValueError(f"unknown {name} {value!r}; known: {', '.join(sorted(known))}")
-    return value
+    """``sciml.validation.check_real(name, value, positive=True)`` in the solvers' wording
+    for a bad value: "``name`` must be a finite number > 0, got ``value``"."""
+    try:
+        return check_real(name, value, positive=True, allow_none=allow_none)
+    except ValueError:
+        raise ValueError(f"{name} must be a finite number > 0, got {value}") from None
 
 
 def check_output(out, y0, is_tuple: bool) -> None:

@@ -37,8 +37,9 @@ class PIController:
 
     where ``E_prev`` is the previous accepted error (floored at 1e-4). After a
     rejected step the proportional memory is dropped,
-    ``h_next = h * clip(safety * E_n^(-1/q), min_factor, 1)``, and the step after a
-    rejection may not grow (its factor is capped at 1).
+    ``h_next = h * clip(safety * E_n^(-1/q), min_factor, 1)``, and (with
+    ``hold_after_reject``) the step after a rejection may not grow: its factor is
+    capped at 1 (Hairer & Wanner's advice, Solving ODEs I, Sec. II.4).
 
     Args:
         alpha: integral gain (multiplies ``1/q``).
@@ -47,6 +48,7 @@ class PIController:
         safety: safety factor in (0, 1].
         min_factor: smallest allowed ratio ``h_next / h`` (in (0, 1)).
         max_factor: largest allowed ratio ``h_next / h`` (> 1).
+        hold_after_reject: cap the growth of the step that follows a rejection at 1.
     """
 
     alpha: float = 0.85
@@ -54,6 +56,7 @@ class PIController:
     safety: float = 0.9
     min_factor: float = 0.2
     max_factor: float = 10.0
+    hold_after_reject: bool = True
 
     def __post_init__(self):
         if not 0 < self.safety <= 1:
@@ -86,7 +89,8 @@ class PIController:
         elif accept:
             e = max(error, 1e-10)
             factor = self.safety * e ** (-self.alpha / q) * e_prev ** (self.beta / q)
-            factor = min(max(factor, self.min_factor), 1.0 if last_rejected else self.max_factor)
+            cap = 1.0 if last_rejected and self.hold_after_reject else self.max_factor
+            factor = min(max(factor, self.min_factor), cap)
         else:
             factor = min(max(self.safety * error ** (-1.0 / q), self.min_factor), 1.0)
         if accept:
@@ -98,7 +102,7 @@ class PIController:
         finite = torch.isfinite(error)
         e = error.clamp_min(1e-10)
         grow = self.safety * e.pow(-self.alpha / q) * e_prev.pow(self.beta / q)
-        upper = torch.where(last_rejected, 1.0, self.max_factor)
+        upper = torch.where(last_rejected & self.hold_after_reject, 1.0, self.max_factor)
         grow = torch.minimum(grow.clamp_min(self.min_factor), upper)
         shrink = (self.safety * e.pow(-1.0 / q)).clamp(self.min_factor, 1.0)
         factor = torch.where(accept, grow, torch.where(finite, shrink, self.min_factor))
@@ -112,7 +116,7 @@ class IController(PIController):
 
         h_next = h * clip(safety * E^(-1/q), min_factor, max_factor)
 
-    with no growth right after a rejection.
+    with no growth right after a rejection (unless ``hold_after_reject=False``).
     """
 
     alpha: float = 1.0

@@ -35,7 +35,9 @@ import numpy as np
 import torch
 from scipy.special import hyp2f1
 
-from ._checks import check_choice, check_positive
+from sciml.validation import check_choice, check_int
+
+from ._checks import check_positive
 
 __all__ = ["FractionalNoiseSDE", "MarkovFBM", "exact_fbm_covariance", "sample_exact_fbm"]
 
@@ -150,8 +152,7 @@ class MarkovFBM:
     def __init__(self, hurst: Hurst, n_processes: int = 5, gamma_max: float = 20.0, kind: str = "II",
                  horizon: float = 1.0):
         self.hurst = _check_hurst(hurst)
-        if isinstance(n_processes, bool) or not isinstance(n_processes, int) or n_processes < 1:
-            raise ValueError(f"n_processes must be an integer >= 1, got {n_processes!r}")
+        n_processes = check_int("n_processes", n_processes)
         self.kind = check_choice("kind", kind, KINDS)
         self.horizon = check_positive("horizon", horizon)
         self.gamma_max = check_positive("gamma_max", gamma_max)
@@ -304,8 +305,7 @@ def sample_exact_fbm(ts: torch.Tensor, n_paths: int, hurst: Hurst, generator: to
     at times ``ts`` (n,): ``(n_paths, n)``, by a float64 eigen-factor of the covariance
     (exact up to round-off for any grid; ``B_0 = 0`` exactly). Returned in ``ts``'s
     floating dtype (float64 otherwise) on its device; draws use ``generator``."""
-    if isinstance(n_paths, bool) or not isinstance(n_paths, int) or n_paths < 1:
-        raise ValueError(f"n_paths must be an integer >= 1, got {n_paths!r}")
+    n_paths = check_int("n_paths", n_paths)
     ts = _times(ts)
     h = _check_hurst(hurst).detach()
     cov = exact_fbm_covariance(ts.to(torch.float64), h, kind)

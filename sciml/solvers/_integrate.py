@@ -24,6 +24,7 @@ import torch
 
 from ._controller import PIController
 from ._errors import MaxStepsError, StepSizeUnderflowError
+from ._initial_step import initial_step_size
 from ._rk import dense_eval, rk_step, scaled_error, stiffness_estimate
 from ._tableau import ButcherTableau
 
@@ -76,40 +77,6 @@ class Config:
 # A step that would end within 1% of the final time is stretched onto it, so no sliver
 # step is left over (Hairer's DOPRI5 does the same).
 _STRETCH = 1.01
-
-
-def _rms(x: torch.Tensor) -> torch.Tensor:
-    return torch.linalg.vector_norm(x, dim=-1) * (1.0 / math.sqrt(x.shape[-1]))
-
-
-def initial_step(f: Callable, t0, y0, f0, q: int, rtol: float, atol: float, time_at: Callable | None = None):
-    """Hairer, Norsett & Wanner, Solving ODEs I, Sec. II.4: a first step from the
-    sizes of ``y0``, ``f0`` and a finite-difference second derivative (one extra
-    evaluation of ``f``)::
-
-        d0 = |y0|, d1 = |f0|, h0 = 0.01 d0 / d1 (1e-6 if either is < 1e-5)
-        d2 = |f(t0 + h0, y0 + h0 f0) - f0| / h0
-        h  = min(100 h0, (0.01 / max(d1, d2))^(1/q))   (max(1e-6, 1e-3 h0) if both tiny)
-
-    in the scaled RMS norm. Shared step (``time_at`` given, ``t0`` a float): returns
-    a float, in Python arithmetic after one synchronisation. Per sample (``t0`` a
-    tensor ``(batch,)``): returns a tensor ``(batch,)``, synchronisation-free.
-    """
-    scale = y0.abs().mul_(rtol).add_(atol)
-    d = _rms(torch.stack([y0, f0]) / scale)  # (2, rows)
-    if time_at is not None:
-        d0, d1 = d.reshape(2).tolist()
-        h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
-        f1 = f(time_at(t0 + h0), torch.add(y0, f0, alpha=h0))
-        dmax = max(d1, _rms((f1 - f0) / scale).item() / h0)
-        h1 = max(1e-6, h0 * 1e-3) if dmax <= 1e-15 else (0.01 / dmax) ** (1.0 / q)
-        return min(100 * h0, h1)
-    d0, d1 = d
-    h0 = torch.where((d0 < 1e-5) | (d1 < 1e-5), torch.full_like(d0, 1e-6), 0.01 * d0 / d1)
-    f1 = f(t0 + h0, y0 + h0.unsqueeze(-1) * f0)
-    dmax = torch.maximum(d1, _rms((f1 - f0) / scale) / h0)
-    h1 = torch.where(dmax <= 1e-15, torch.clamp_min(h0 * 1e-3, 1e-6), (0.01 / dmax) ** (1.0 / q))
-    return torch.minimum(100 * h0, h1)
 
 
 def _time_maker(y0: torch.Tensor, batch: int | None) -> Callable[[float], torch.Tensor]:
@@ -196,7 +163,7 @@ def adaptive_shared(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[floa
     nfe = 1
     if dt is None:
         with torch.no_grad():
-            h = initial_step(f, t0, y0, k1, q, cfg.rtol, cfg.atol, time_at)
+            h = initial_step_size(f, t0, y0, q, cfg.rtol, cfg.atol, f0=k1)
         nfe += 1
     else:
         h = dt
@@ -283,7 +250,7 @@ def adaptive_per_sample(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[
     nfe = per_eval.clone()
     if dt is None:
         with torch.no_grad():
-            h = initial_step(f, t.to(dtype), y0, k1, q, cfg.rtol, cfg.atol).to(cdt)
+            h = initial_step_size(f, t.to(dtype), y0, q, cfg.rtol, cfg.atol, f0=k1).to(cdt)
         nfe += 1
     else:
         h = torch.full((batch,), dt, dtype=cdt, device=device)

@@ -8,8 +8,10 @@ from typing import Callable, NamedTuple, Union
 
 import torch
 
+from sciml.validation import check_callable, check_choice, check_int
+
 from ._adjoint import BacksolveAdjoint, BacksolveFunction, augmented_dynamics
-from ._checks import check_choice, check_output, check_positive, check_state, check_times
+from ._checks import check_output, check_positive, check_state, check_times
 from ._controller import IController, PIController
 from ._integrate import Config, Stats, adaptive_per_sample, adaptive_shared, fixed
 from ._rk import rk_step, scaled_error, stiffness_estimate
@@ -137,8 +139,7 @@ def solve_ode(
         >>> round(sol.ys[-1].item(), 9)
         0.367879441
     """
-    if not callable(func):
-        raise TypeError(f"func must be callable as func(t, y), got {type(func).__name__}")
+    check_callable("func", func, "func(t, y)")
     check_choice("method", method, TABLEAUX)
     tab = TABLEAUX[method]
     rtol = check_positive("rtol", rtol)
@@ -153,8 +154,7 @@ def solve_ode(
     if stiffness and tab.stiffness_pair is None:
         raise ValueError(f"method {method!r} has no two stages at one abscissa, so no stiffness estimate; "
                          f"use dopri5, tsit5 or rk4, or pass stiffness=False")
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+    max_steps = check_int("max_steps", max_steps)
     if controller is None:
         controller = PIController()
     elif not isinstance(controller, PIController):

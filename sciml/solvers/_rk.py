@@ -16,11 +16,11 @@ operations besides the evaluations of ``f``.
 
 from __future__ import annotations
 
-import math
 from typing import Callable, NamedTuple, Union
 
 import torch
 
+from ._norms import scaled_rms
 from ._tableau import ButcherTableau
 
 Step = Union[float, torch.Tensor]
@@ -94,11 +94,7 @@ def scaled_error(
     error, y1 = step.error, step.y1
     if components is not None:
         error, y0, y1 = error[..., :components], y0[..., :components], y1[..., :components]
-    scale = torch.maximum(y0.abs(), y1.abs()).mul_(rtol).add_(atol)
-    norm = torch.linalg.vector_norm(error / scale, dim=-1)
-    if isinstance(h, float):
-        return norm * (h / math.sqrt(error.shape[-1]))
-    return norm * (h.reshape(norm.shape) * (1.0 / math.sqrt(error.shape[-1])))
+    return scaled_rms(error, y0, y1, rtol, atol, h)
 
 
 def stiffness_estimate(tab: ButcherTableau, step: RKStep) -> torch.Tensor:

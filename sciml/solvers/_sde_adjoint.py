@@ -13,12 +13,18 @@ from __future__ import annotations
 
 import torch
 
+from ._brownian import brownian_increments
 from ._sde_methods import ReversibleHeun
+from ._sde_solution import SDESolution, SDEStats
+
+__all__ = ["reversible_heun_adjoint"]
 
 
-def reversible_heun_adjoint(sde, y0, grid, where, ts_out, bm):
-    from ._sde import SDESolution, SDEStats, brownian_increments
-
+def reversible_heun_adjoint(sde, y0, grid, where, ts_out, bm) -> SDESolution:
+    """Solve with reversible Heun on the fixed ``grid`` (outputs at the grid indices
+    ``where``) and return the :class:`SDESolution` whose ``ys`` backpropagate by the
+    reversible adjoint. ``sde`` is a :class:`CountedSDE`; ``bm`` is replayed on the
+    backward pass."""
     params = tuple(p for p in sde.sde.parameters() if p.requires_grad) if isinstance(sde.sde, torch.nn.Module) else ()
     stats = SDEStats(n_steps=len(grid) - 1, step_ts=grid[1:])
     dtype, device = y0.dtype, y0.device

@@ -8,15 +8,17 @@ method's embedded estimate, or step doubling), so ``E h`` can be penalised.
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import torch
 
 from ._brownian import BrownianPath
 from ._checks import check_positive
-from ._sde import _attempt, _check_sde, _Counted, _noise_dim
+from ._initial_step import initial_step_size
+from ._norms import scaled_rms
+from ._sde_error import step_with_error
 from ._sde_methods import METHODS
+from ._sde_problem import CountedSDE, check_sde, noise_dim
 
 __all__ = ["SDEStepError", "sde_initial_step", "sde_step_error"]
 
@@ -29,39 +31,21 @@ class SDEStepError(NamedTuple):
     nfe: int  # evaluations of the pair (f, g)
 
 
-def _rms(x: torch.Tensor) -> float:
-    return float(torch.linalg.vector_norm(x) / math.sqrt(x.numel()))
-
-
 @torch.no_grad()
 def sde_initial_step(sde, t: float, y: torch.Tensor, rtol: float = 1e-3, atol: float = 1e-3,
                      method: str | None = None) -> tuple[float, int]:
-    """``(h, nfe)``: the Hairer–Nørsett–Wanner starting step extended to SDEs (as
-    StochasticDiffEq's ``sde_determine_initdt``): the diffusion enters the slope
-    bounds as ``f +- 3 g``, and the exponent is ``1 / (strong order + 1/2)``. Two
+    """``(h, nfe)``: :func:`initial_step_size` for an SDE (as StochasticDiffEq's
+    ``sde_determine_initdt``): the diffusion enters the slope bounds through
+    ``G = 3 sum_j |g_ij|``, and the exponent is ``1 / (strong order + 1/2)``. Two
     evaluations of ``(f, g)``; no gradient."""
-    method = _check_sde(sde, y, method)
-    order = METHODS[method].strong_order
-    tt = torch.scalar_tensor(t, dtype=y.dtype, device=y.device)
-    scale = y.abs() * rtol + atol
+    method = check_sde(sde, y, method)
+    order = METHODS[method].strong_order + 0.5
 
-    def g_dense(s, x):
-        g = sde.g(s, x)
-        return g.abs().sum(-1) if g.dim() == 3 else g  # a bound on |g dW| per unit noise
+    def noise(s, x):
+        g = sde.g(s, x).abs()
+        return 3 * (g.sum(-1) if g.dim() == 3 else g)  # a bound on |g dW| per unit noise
 
-    f0, g0 = sde.f(tt, y), 3 * g_dense(tt, y)
-    d0 = _rms(y / scale)
-    d1 = _rms(torch.maximum((f0 + g0).abs(), (f0 - g0).abs()) / scale)
-    h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
-    t1 = torch.scalar_tensor(t + h0, dtype=y.dtype, device=y.device)
-    y1 = y + h0 * f0
-    f1, g1 = sde.f(t1, y1), 3 * g_dense(t1, y1)
-    dg = torch.maximum((g0 - g1).abs(), (g0 + g1).abs())
-    df = f1 - f0
-    d2 = _rms(torch.maximum((df + dg).abs(), (df - dg).abs()) / scale) / h0
-    top = max(d1, d2)
-    h1 = max(1e-6, 1e-3 * h0) if top <= 1e-15 else 10.0 ** (-(2.0 + math.log10(top)) / (order + 0.5))
-    return min(100 * h0, h1), 2
+    return initial_step_size(sde.f, float(t), y, order, rtol, atol, noise=noise), 2
 
 
 def sde_step_error(sde, t: float, y: torch.Tensor, h: float, method: str | None = None, *, rtol: float = 1e-3,
@@ -71,11 +55,11 @@ def sde_step_error(sde, t: float, y: torch.Tensor, h: float, method: str | None 
     max(|y|, |y_1|)))``: ``err`` is Heun's embedded estimate for ``heun`` and step
     doubling (one step of ``h`` against two of ``h/2``) otherwise, exactly what
     ``solve_sde(adaptive=True)`` controls and sums into ``stats.error_sum``."""
-    method = _check_sde(sde, y, method)
+    method = check_sde(sde, y, method)
     h = check_positive("h", float(h))
     scheme = METHODS[method]
-    m = _noise_dim(sde, y)
-    counted = _Counted(sde, y, m)
+    m = noise_dim(sde, y)
+    counted = CountedSDE(sde, y, m)
     bm = BrownianPath(t, t + h, (y.shape[0], m), seed=seed, dtype=y.dtype, device=y.device,
                       levy_area=scheme.levy_area)
 
@@ -84,7 +68,6 @@ def sde_step_error(sde, t: float, y: torch.Tensor, h: float, method: str | None 
 
     tt = torch.scalar_tensor(t, dtype=y.dtype, device=y.device)
     state = scheme.init_state(counted, tt, y) if hasattr(scheme, "init_state") else None
-    y_new, _, err_vec = _attempt(counted, scheme, t, h, y, state, increment, y.dtype, y.device)
-    scale = torch.maximum(y.abs(), y_new.abs()) * rtol + atol
-    err = torch.linalg.vector_norm(err_vec / scale) / math.sqrt(y.numel())
+    y_new, _, err_vec = step_with_error(counted, scheme, t, h, y, state, increment, y.dtype, y.device)
+    err = scaled_rms(err_vec.reshape(1, -1), y.reshape(1, -1), y_new.reshape(1, -1), rtol, atol).reshape(())
     return SDEStepError(err, y_new, counted.nfe)

@@ -181,6 +181,17 @@ RK4 = ButcherTableau(
     stability_size=2.785293563405282, reference="Kutta (1901), the classical fourth-order method",
 )
 
+# Shu & Osher's convex-combination form u1 = u + h L(u), u2 = 3/4 u + 1/4 (u1 + h L(u1)),
+# u_new = 1/3 u + 2/3 (u2 + h L(u2)) written as a Butcher tableau. Any explicit 3-stage,
+# third-order method has R(z) = 1 + z + z^2/2 + z^3/6, hence the stability size of bosh3.
+SSPRK3 = ButcherTableau(
+    name="ssprk3", c=np.array([0.0, 1.0, 0.5]),
+    a=_lower([[1], [F(1, 4), F(1, 4)]], 3),
+    b=np.array([1 / 6, 1 / 6, 2 / 3]), order=3, stability_size=2.5127453266183286,
+    reference="Shu & Osher, J. Comput. Phys. 77(2):439-471 (1988), eq. 2.18: strong-stability-preserving "
+    "with SSP coefficient 1 (Gottlieb & Shu, Math. Comp. 67(221):73-85, 1998)",
+)
+
 _BS3_B = np.array([2 / 9, 1 / 3, 4 / 9, 0.0])
 BOSH3 = ButcherTableau(
     name="bosh3", c=np.array([0.0, 0.5, 0.75, 1.0]),
@@ -269,5 +280,5 @@ TSIT5 = ButcherTableau(
 )
 
 TABLEAUX: dict[str, ButcherTableau] = {
-    tab.name: tab for tab in (EULER, MIDPOINT, HEUN, RK4, BOSH3, DOPRI5, TSIT5)
+    tab.name: tab for tab in (EULER, MIDPOINT, HEUN, SSPRK3, RK4, BOSH3, DOPRI5, TSIT5)
 }
