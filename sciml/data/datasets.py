@@ -16,18 +16,15 @@ from typing import Sequence
 import torch
 from torch.utils.data import Dataset, Subset
 
+from sciml.validation import check_int
+
 __all__ = ["FieldDataset", "TensorFieldDataset", "load_pt_dataset", "random_split", "subsample", "write_fields"]
-
-
-def _check_factor(factor) -> None:
-    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
-        raise ValueError(f"subsample factor must be a positive int, got {factor!r}")
 
 
 def subsample(field: torch.Tensor, factor: int, n_spatial: int) -> torch.Tensor:
     """Every ``factor``-th point along the last ``n_spatial`` axes (FNO's ``::k``; on a
     vertex grid with ``s`` nodes it keeps both ends when ``factor`` divides ``s - 1``)."""
-    _check_factor(factor)
+    factor = check_int("subsample factor", factor)
     if factor == 1:
         return field
     index = (Ellipsis,) + (slice(None, None, factor),) * n_spatial
@@ -95,7 +92,7 @@ class FieldDataset(Dataset):
             self.attrs = {k: (json.loads(v) if k == "parameters" else v) for k, v in f.attrs.items()}
         names = [c for c in ("x", "y", "z") if c in self.grid]
         self.spatial = spatial if spatial is not None else max(1, len(names))
-        _check_factor(subsample)
+        subsample = check_int("subsample factor", subsample)
         self.grid = {k: (v[::subsample] if k in names else v) for k, v in self.grid.items()}
         self.indices = list(range(n)) if indices is None else [int(i) for i in indices]
         self.step_lag, self.pairs_per_sample = step_lag, 1
@@ -104,10 +101,9 @@ class FieldDataset(Dataset):
                 raise ValueError("step_lag and time_index exclude each other")
             with h5py.File(self.path, "r") as f:
                 frames = f[output_key].shape[1] if f[output_key].ndim > self.spatial + 1 else 0
-            if isinstance(step_lag, bool) or not isinstance(step_lag, int) or not 1 <= step_lag < max(frames, 1):
-                raise ValueError(f"step_lag must be an int in [1, {frames - 1}] for the {frames} frames per "
-                                 f"trajectory of {self.path}, got {step_lag!r}")
-            self.pairs_per_sample = frames - step_lag
+            step_lag = check_int("step_lag", step_lag, maximum=frames - 1,
+                                 hint=f"{self.path} holds {frames} frames per trajectory")
+            self.step_lag, self.pairs_per_sample = step_lag, frames - step_lag
         if any(not 0 <= i < n for i in self.indices):
             raise IndexError(f"indices must lie in [0, {n}) for {self.path}")
         self._file = None

@@ -37,6 +37,8 @@ from typing import Callable
 
 import torch
 
+from sciml.validation import check_choice, check_int
+
 from .couplings import ot_plan, sample_conditional
 from .references import AffineReference, fit_affine_drift, fit_affine_from_plans
 
@@ -124,10 +126,7 @@ class MultiMarginalBridge:
     def __init__(self, times, snapshots: list[torch.Tensor], sigma: float, intercept: bool = True,
                  estimator: str = "paths", substeps: int = 10, seed: int = 0):
         self.times = _check_snapshots(times, snapshots)
-        if estimator not in ESTIMATORS:
-            raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
-        if substeps < 1:
-            raise ValueError(f"substeps must be >= 1, got {substeps}")
+        estimator, substeps = check_choice("estimator", estimator, ESTIMATORS), check_int("substeps", substeps)
         self.snapshots = [x.to(torch.float64) for x in snapshots]
         self.sigma, self.intercept, self.estimator, self.substeps = float(sigma), intercept, estimator, substeps
         self.generator = torch.Generator(device=self.snapshots[0].device).manual_seed(seed)
@@ -176,8 +175,7 @@ class MultiMarginalBridge:
         change of ``(A, c)`` falls below ``tol``; then a last Q-step under the final
         reference. Each record of ``history``: ``iteration``, ``A``, ``c``, ``objective``
         (under the reference of that iteration, before the refit) and ``change``."""
-        if iterations < 0:
-            raise ValueError(f"iterations must be >= 0, got {iterations}")
+        iterations = check_int("iterations", iterations, minimum=0)
         reference = self.reference
         for it in range(iterations):
             plans = self.q_step(reference)

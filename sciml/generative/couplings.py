@@ -27,6 +27,8 @@ import warnings
 import ot
 import torch
 
+from sciml.validation import check_choice, check_real
+
 __all__ = ["COUPLINGS", "couple", "ot_plan", "sample_conditional", "sample_pairs", "squared_distances"]
 
 COUPLINGS = ("independent", "exact", "sinkhorn")
@@ -60,8 +62,7 @@ def ot_plan(cost: torch.Tensor, method: str = "exact", reg: float | None = None,
         max_iterations: POT's ``numItermax`` (default 10^6 for exact, 10^5 for Sinkhorn).
         marginal_tol: largest accepted L1 error of either marginal.
     """
-    if method not in ("exact", "sinkhorn"):
-        raise ValueError(f"method must be 'exact' or 'sinkhorn', got {method!r}")
+    check_choice("method", method, ("exact", "sinkhorn"))
     if cost.dim() != 2:
         raise ValueError(f"cost must be a matrix (n0, n1), got shape {tuple(cost.shape)}")
     c = cost.detach().to(torch.float64)
@@ -71,8 +72,9 @@ def ot_plan(cost: torch.Tensor, method: str = "exact", reg: float | None = None,
     if method == "exact":
         plan = ot.emd(a, b, c, numItermax=int(max_iterations or 1_000_000))
     else:
-        if reg is None or reg <= 0:
-            raise ValueError(f"method='sinkhorn' needs reg > 0, got {reg}")
+        if reg is None:
+            raise ValueError("method='sinkhorn' needs reg > 0, got None")
+        reg = check_real("reg", reg, positive=True, hint="the entropic regularisation of method='sinkhorn'")
         with warnings.catch_warnings():  # non-convergence is reported below through the marginals
             warnings.simplefilter("ignore")
             plan = ot.sinkhorn(a, b, c, reg, method="sinkhorn_log", numItermax=int(max_iterations or 100_000),
@@ -110,8 +112,7 @@ def couple(x0: torch.Tensor, x1: torch.Tensor, method: str = "independent", reg:
     """``x1`` reordered to pair with ``x0`` row by row under the coupling ``method`` (one of
     :data:`COUPLINGS`): unchanged (``"independent"``), by the exact OT plan, or by the
     entropic plan; the cost defaults to squared distances. Each ``x0`` keeps its place."""
-    if method not in COUPLINGS:
-        raise ValueError(f"coupling must be one of {COUPLINGS}, got {method!r}")
+    check_choice("coupling", method, COUPLINGS)
     if method == "independent":
         return x1
     plan = ot_plan(squared_distances(x0, x1) if cost is None else cost, method, reg)

@@ -21,6 +21,8 @@ import math
 
 import torch
 
+from sciml.validation import check_choice, check_real
+
 __all__ = ["FAMILIES", "GAMMAS", "Interpolant"]
 
 FAMILIES = ("linear", "trig", "encoder_decoder", "mirror", "one_sided_linear", "one_sided_trig", "vp")
@@ -40,12 +42,9 @@ class Interpolant:
     """
 
     def __init__(self, family: str = "linear", gamma: str = "sqrt", a: float = 1.0):
-        if family not in FAMILIES:
-            raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
-        if gamma not in GAMMAS:
-            raise ValueError(f"gamma must be one of {GAMMAS}, got {gamma!r}")
-        if a <= 0:
-            raise ValueError(f"a must be > 0, got {a}")
+        check_choice("family", family, FAMILIES)
+        check_choice("gamma", gamma, GAMMAS)
+        a = check_real("a", a, positive=True)
         if family == "encoder_decoder":
             gamma, a = "sinesquared", 1.0
         if family in ONE_SIDED:

@@ -5,7 +5,8 @@ the cases the bridges use. Everything is closed form (Gaussian):
 
 * transition over ``dt``: ``X_{t+dt} = Phi X_t + shift + N(0, Q)`` with ``Phi = e^{A dt}``,
   ``shift = int_0^dt e^{A s} ds c`` and ``Q = sigma^2 int_0^dt e^{A s} e^{A^T s} ds``, both
-  from one block matrix exponential (Van Loan, IEEE TAC 1978);
+  from one block matrix exponential (Van Loan, IEEE TAC 1978), and exact paths: the
+  solver core's :class:`sciml.solvers.LinearSDE`, which this class extends;
 * the static-bridge cost ``-log p_dt(y | x)`` up to a constant, ``1/2 (y - mu(x))^T Q^-1
   (y - mu(x))``: entropic OT with this cost and ``reg = 1`` is the static Schrödinger
   bridge (for Brownian motion: squared distances with ``reg = 2 sigma^2 dt``);
@@ -25,11 +26,16 @@ import numpy as np
 import scipy.linalg
 import torch
 
+from sciml.solvers import LinearSDE
+from sciml.validation import check_real
+
 __all__ = ["AffineReference", "fit_affine_drift", "fit_affine_from_plans"]
 
 
-class AffineReference:
-    """``dX = (A X + c) dt + sigma dW`` in ``R^d`` with a scalar ``sigma > 0``.
+class AffineReference(LinearSDE):
+    """``dX = (A X + c) dt + sigma dW`` in ``R^d`` with a scalar ``sigma > 0``: the
+    closed forms of :class:`sciml.solvers.LinearSDE` (transitions, exact paths) plus the
+    bridges pinned at both ends.
 
     Args:
         drift_matrix: ``A`` ``(d, d)``.
@@ -37,79 +43,11 @@ class AffineReference:
         sigma: the diffusion coefficient.
     """
 
-    def __init__(self, drift_matrix: torch.Tensor, offset: torch.Tensor | None = None, sigma: float = 1.0):
-        A = torch.as_tensor(drift_matrix)
-        if A.dim() != 2 or A.shape[0] != A.shape[1]:
-            raise ValueError(f"drift_matrix must be square (d, d), got shape {tuple(A.shape)}")
-        if not torch.is_floating_point(A):
-            A = A.to(torch.get_default_dtype())
-        c = torch.zeros(A.shape[0], dtype=A.dtype, device=A.device) if offset is None else torch.as_tensor(offset)
-        if c.shape != (A.shape[0],):
-            raise ValueError(f"offset must have shape ({A.shape[0]},), got {tuple(c.shape)}")
-        if not float(sigma) > 0:
-            raise ValueError(f"sigma must be > 0, got {sigma}")
-        if not (torch.isfinite(A).all() and torch.isfinite(c).all()):
-            raise ValueError("the drift parameters hold NaN or Inf")
-        self.A, self.c, self.sigma = A, c.to(A), float(sigma)
-
-    @classmethod
-    def brownian(cls, dim: int, sigma: float = 1.0, dtype=torch.float64, device=None) -> "AffineReference":
-        """``dX = sigma dW``."""
-        return cls(torch.zeros(dim, dim, dtype=dtype, device=device), sigma=sigma)
-
-    @classmethod
-    def ornstein_uhlenbeck(cls, drift_matrix: torch.Tensor, mean: torch.Tensor, sigma: float) -> "AffineReference":
-        """``dX = A (X - m) dt + sigma dW``."""
-        A = torch.as_tensor(drift_matrix)
-        return cls(A, -(A @ torch.as_tensor(mean).to(A)), sigma)
-
-    @property
-    def dim(self) -> int:
-        return self.A.shape[0]
-
-    def __repr__(self) -> str:
-        return f"AffineReference(A={self.A.tolist()}, c={self.c.tolist()}, sigma={self.sigma})"
-
-    def to(self, like: torch.Tensor) -> "AffineReference":
-        """The same reference in ``like``'s dtype and device (itself when they match; no
-        re-validation, so a training step does not synchronise with the device)."""
-        if self.A.dtype == like.dtype and self.A.device == like.device:
-            return self
-        out = object.__new__(AffineReference)
-        out.A, out.c, out.sigma = self.A.to(like), self.c.to(like), self.sigma
-        return out
-
-    def drift(self, x: torch.Tensor) -> torch.Tensor:
-        """``A x + c`` for ``x`` ``(batch, d)``."""
-        return x @ self.A.to(x).T + self.c.to(x)
-
-    def transition(self, dt) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(Phi, shift, Q)`` of ``X_{t+dt} | X_t``, for ``dt >= 0`` a number or a tensor
-        of any shape (outputs gain its shape in front: ``(..., d, d)``, ``(..., d)``, ``(..., d, d)``)."""
-        A, c = self.A, self.c
-        dt = torch.as_tensor(dt, dtype=A.dtype, device=A.device)
-        d = self.dim
-        mean_block = torch.zeros(d + 1, d + 1, dtype=A.dtype, device=A.device)
-        mean_block[:d, :d], mean_block[:d, d] = A, c
-        cov_block = torch.zeros(2 * d, 2 * d, dtype=A.dtype, device=A.device)
-        cov_block[:d, :d], cov_block[d:, d:] = -A, A.T
-        cov_block[:d, d:] = self.sigma ** 2 * torch.eye(d, dtype=A.dtype, device=A.device)
-        e1 = torch.linalg.matrix_exp(dt[..., None, None] * mean_block)
-        e2 = torch.linalg.matrix_exp(dt[..., None, None] * cov_block)
-        Q = e2[..., d:, d:].transpose(-1, -2) @ e2[..., :d, d:]
-        return e1[..., :d, :d], e1[..., :d, d], 0.5 * (Q + Q.transpose(-1, -2))
-
-    def transition_mean(self, x: torch.Tensor, dt: float) -> torch.Tensor:
-        """``E[X_{t+dt} | X_t = x]`` ``(batch, d)``."""
-        Phi, shift, _ = (m.to(x) for m in self.transition(dt))
-        return x @ Phi.T + shift
-
     def bridge_cost(self, x0: torch.Tensor, x1: torch.Tensor, dt: float) -> torch.Tensor:
         """``C_ij = 1/2 (x1_j - mu(x0_i))^T Q^-1 (x1_j - mu(x0_i))`` ``(n0, n1)``:
         ``-log p_dt(x1_j | x0_i)`` up to a constant; entropic OT with it and ``reg = 1`` is
         the static Schrödinger bridge."""
-        if not dt > 0:
-            raise ValueError(f"dt must be > 0, got {dt}")
+        dt = check_real("dt", dt, positive=True)
         _, _, Q = (m.to(x0) for m in self.transition(dt))
         L = torch.linalg.cholesky(Q)
         a = torch.linalg.solve_triangular(L, self.transition_mean(x0, dt).T, upper=False).T
@@ -156,16 +94,6 @@ class AffineReference:
         residual = x_u - (Phi @ x.unsqueeze(-1)).squeeze(-1) - shift
         pull = Phi.transpose(-1, -2) @ torch.linalg.solve(Q, residual.unsqueeze(-1))
         return self.drift(x) + self.sigma ** 2 * pull.squeeze(-1)
-
-    def simulate(self, x0: torch.Tensor, times: torch.Tensor, generator: torch.Generator | None = None):
-        """Exact paths ``(batch, len(times), d)`` from ``x0`` at ``times[0]`` (increasing)."""
-        times = torch.as_tensor(times, dtype=x0.dtype, device=x0.device)
-        out = [x0]
-        for dt in torch.diff(times).tolist():
-            Phi, shift, Q = (m.to(x0) for m in self.transition(dt))
-            z = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
-            out.append(out[-1] @ Phi.T + shift + z @ torch.linalg.cholesky(Q).T)
-        return torch.stack(out, 1)
 
     def fill(self, knots: torch.Tensor, knot_times, substeps: int, generator: torch.Generator | None = None):
         """Paths through ``knots`` ``(batch, K + 1, d)`` at ``knot_times`` with ``substeps``

@@ -19,6 +19,7 @@ from typing import Callable
 import torch
 
 from sciml.solvers import solve_ode, solve_sde
+from sciml.validation import check_choice, check_int, check_real
 
 __all__ = ["ode_log_likelihood", "sample_diffusion", "sample_ode", "sample_sde"]
 
@@ -54,8 +55,7 @@ class _Diffusion:
 
 
 def _solve(sde, x0, t0, t1, steps, method, seed, times):
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
+    steps = check_int("steps", steps)
     ts = torch.tensor([t0, t1] if times is None else list(times), dtype=x0.dtype, device=x0.device)
     sol = solve_sde(sde, x0, ts, method=method, dt=abs(t1 - t0) / steps, seed=seed)
     return sol.ys if times is not None else sol.ys[-1]
@@ -76,8 +76,7 @@ def sample_sde(b: Callable, x0: torch.Tensor, eps: float | Callable = 0.5, score
     ``s`` is ``score(t, x)``, or ``-eta(t, x) / gamma(t)`` from a denoiser and the
     interpolant's ``gamma`` (e.g. ``lambda t: interpolant.coefficients(t)[2]``); the
     default ends ``[1e-4, 1 - 1e-4]`` avoid ``gamma = 0`` (paper Sec. 7.2)."""
-    if direction not in ("forward", "backward"):
-        raise ValueError(f"direction must be 'forward' or 'backward', got {direction!r}")
+    check_choice("direction", direction, ("forward", "backward"))
     if score is None:
         if eta is None or gamma is None:
             raise ValueError("give score(t, x), or eta(t, x) together with gamma(t)")
@@ -110,8 +109,7 @@ def sample_diffusion(drift: Callable, x0: torch.Tensor, sigma: float, t0: float 
     """``X(t1)`` (or the states at ``times``) of ``dX = drift(t, X) dt + sigma dW`` from
     ``X(t0) = x0`` ``(batch, d)``: e.g. a bridge-matching drift with its reference's
     ``sigma``. ``drift`` receives per-sample times ``(batch,)``."""
-    if not sigma > 0:
-        raise ValueError(f"sigma must be > 0, got {sigma}")
+    sigma = check_real("sigma", sigma, positive=True)
     return _solve(_Diffusion(lambda t, x: drift(_time(t, x), x), lambda t, s=float(sigma): s), x0, t0, t1, steps,
                   method, seed, times)
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from sciml.nn import mlp
 from sciml.train import Trainer
-from sciml.validation import check_int
+from sciml.validation import check_int, check_seed
 
 __all__ = ["PairStream", "VelocityField", "fit_pairs", "from_samples"]
 
@@ -55,8 +55,8 @@ class PairStream(torch.utils.data.Dataset):
 
     def __init__(self, sample_source: Callable, sample_target: Callable, steps: int, batch_size: int,
                  seed: int = 0):
-        if steps < 1 or batch_size < 1:
-            raise ValueError(f"steps and batch_size must be >= 1, got {steps} and {batch_size}")
+        steps, batch_size = check_int("steps", steps), check_int("batch_size", batch_size)
+        seed = check_seed("seed", seed)
         self.source, self.target = sample_source, sample_target
         self.steps, self.batch_size, self.seed = steps, batch_size, seed
 

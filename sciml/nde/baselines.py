@@ -16,13 +16,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from sciml.validation import check_int, check_real
+
 __all__ = ["TaylorField", "steer_time", "total_derivative"]
 
 
 def total_derivative(func, t: torch.Tensor, z: torch.Tensor, order: int) -> torch.Tensor:
     """``d^order z / dt^order`` along ``dz/dt = func(t, z)`` at ``(t, z)`` (``order >= 1``)."""
-    if order < 1:
-        raise ValueError(f"order must be >= 1, got {order}")
+    order = check_int("order", order)
 
     def derivative(k):
         if k == 1:
@@ -40,9 +41,7 @@ class TaylorField(nn.Module):
 
     def __init__(self, func: nn.Module, order: int = 2):
         super().__init__()
-        if order < 1:
-            raise ValueError(f"order must be >= 1, got {order}")
-        self.func, self.order = func, order
+        self.func, self.order = func, check_int("order", order)
 
     def forward(self, t, state):
         z, _ = state
@@ -53,7 +52,8 @@ class TaylorField(nn.Module):
 
 def steer_time(t_end: float, b: float, generator: torch.Generator | None = None) -> float:
     """An end time from ``U(t_end - b, t_end + b)`` (``0 <= b < t_end``)."""
-    if not 0 <= b < t_end:
+    b, t_end = check_real("b", b, nonnegative=True), check_real("t_end", t_end)
+    if not b < t_end:
         raise ValueError(f"need 0 <= b < t_end, got b={b}, t_end={t_end}")
     u = float(torch.rand((), generator=generator, dtype=torch.float64))
     return t_end - b + 2 * b * u

@@ -26,7 +26,8 @@ from typing import Callable, NamedTuple
 import torch
 from torch import nn
 
-from sciml.solvers import FractionalNoiseSDE, MarkovFBM, solve_sde
+from sciml.solvers import FractionalNoiseSDE, MarkovFBM, exact_fbm_covariance, solve_sde
+from sciml.validation import check_real
 
 __all__ = ["FractionalPaths", "FractionalSDE", "conditional_std", "fractional_ou_covariance", "gaussian_log_likelihood"]
 
@@ -96,7 +97,7 @@ class FractionalSDE(nn.Module):
                  learn_hurst: bool = True, n_processes: int = 5, gamma_max: float = 20.0, kind: str = "I",
                  horizon: float = 1.0, sde_type: str = "stratonovich", method: str | None = None):
         super().__init__()
-        if not 0 < hurst < 1:
+        if not 0 < check_real("hurst", hurst) < 1:
             raise ValueError(f"hurst must lie in (0, 1), got {hurst}")
         raw = torch.tensor(math.log(hurst / (1 - hurst)), dtype=torch.float64)
         if learn_hurst:
@@ -157,8 +158,6 @@ def fractional_ou_covariance(ts: torch.Tensor, theta: float, hurst: float, kind:
     By parts, ``X_t = B_t - theta int_0^t e^{-theta (t - s)} B_s ds``: a linear map ``L`` of
     the fBM on a grid refined ``refine`` times between the requested times (trapezoid
     rule), so ``Cov X = L Cov(B) L^T``. ``theta = 0`` is the fBM itself."""
-    from sciml.solvers import exact_fbm_covariance
-
     ts = torch.as_tensor(ts, dtype=torch.float64)
     if ts.dim() != 1 or float(ts[0]) != 0.0 or bool((ts.diff() <= 0).any()):
         raise ValueError("ts must be increasing times starting at 0")

@@ -25,8 +25,11 @@ from typing import Callable
 import torch
 from torch import nn
 
+from sciml.nn import mlp
+from sciml.validation import check_real
+
 from .fractional import FractionalSDE
-from .latent import Autonomous, mlp
+from .latent import Autonomous
 
 __all__ = ["ConstantDiffusion", "LatentFractionalSDE", "LinearDrift", "interpolate"]
 
@@ -119,8 +122,7 @@ class LatentFractionalSDE(nn.Module):
             raise ValueError(f"decoder must be 'linear', 'identity' or an nn.Module, got {decoder!r}")
         if decoder == "identity" and obs_dim != latent_dim:
             raise ValueError(f"an identity decoder needs obs_dim == latent_dim, got {obs_dim} and {latent_dim}")
-        if obs_std <= 0:
-            raise ValueError(f"obs_std must be > 0, got {obs_std}")
+        obs_std = check_real("obs_std", obs_std, positive=True)
         self.obs_dim, self.latent_dim, self.dt, self.learn_x0 = obs_dim, latent_dim, dt, learn_x0
         self.gru = nn.GRU(obs_dim + 1, hidden, batch_first=True)
         self.to_context = nn.Linear(hidden, context_dim)

@@ -27,6 +27,7 @@ from torch import nn
 
 from sciml.nn import mlp
 from sciml.solvers import solve_sde
+from sciml.validation import check_real
 
 from .neural_ode import NeuralODE
 from .neural_sde import NeuralSDE
@@ -77,8 +78,7 @@ def _check(ys, t, obs_dim):
 class _Latent(nn.Module):
     def __init__(self, obs_dim, latent_dim, hidden, obs_std, enc_out):
         super().__init__()
-        if obs_std <= 0:
-            raise ValueError(f"obs_std must be > 0, got {obs_std}")
+        obs_std = check_real("obs_std", obs_std, positive=True)
         self.obs_dim, self.latent_dim, self.obs_std = obs_dim, latent_dim, obs_std
         self.encoder = _Encoder(obs_dim, hidden, enc_out)
         self.decoder = nn.Linear(latent_dim, obs_dim)

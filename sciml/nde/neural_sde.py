@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from sciml.solvers import sde_initial_step, sde_step_error, solve_sde
+from sciml.validation import check_choice, check_int, check_real, check_seed
 
 from ._local import LastSolve, check_local, sample_time, with_time
 
@@ -70,9 +71,10 @@ class NeuralSDE(LastSolve, nn.Module):
             raise ValueError("prior_drift (the path KL) needs diagonal noise and fixed steps (adaptive=False)")
         self.drift, self.diffusion, self.prior_drift = drift, diffusion, prior_drift
         self.noise_type, self.sde_type, self.method = noise_type, sde_type, method
+        dt, max_steps = check_real("dt", dt, positive=True), check_int("max_steps", max_steps)
         self.dt, self.adaptive, self.rtol, self.atol, self.adjoint = dt, adaptive, rtol, atol, adjoint
         self.regularize, self.local, self.max_steps = regularize, local, max_steps
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(check_seed("seed", seed))
         self.stats, self.local_value, self.local_nfe, self.t_s, self.log_ratio = None, None, 0, None, None
         self._step_starts: list[float] = []
         self.register_buffer("iterations", torch.zeros((), dtype=torch.long))  # training steps taken
@@ -123,8 +125,7 @@ class NeuralSDE(LastSolve, nn.Module):
     def regularization(self, reduction: str = "sum") -> torch.Tensor:
         """``R_E`` of the last solve (``reduction`` ``"sum"`` or ``"mean"`` over its accepted
         steps), or the local ``E(t_s) h``."""
-        if reduction not in ("sum", "mean"):
-            raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+        check_choice("reduction", reduction, ("sum", "mean"))
         if self.local is not None:
             if self.local_value is None:
                 raise RuntimeError("run the model in training mode first: the local step is taken in forward")

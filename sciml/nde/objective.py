@@ -7,6 +7,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from sciml.validation import check_choice
+
 from .neural_ode import LambdaSchedule, NeuralODE
 from .neural_sde import NeuralSDE
 
@@ -33,8 +35,7 @@ class RegularizedObjective:
 
     def __init__(self, task: Callable, lam: float | LambdaSchedule = 0.0, reduction: str = "sum",
                  steps_per_epoch: int | None = None):
-        if reduction not in ("sum", "mean"):
-            raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+        check_choice("reduction", reduction, ("sum", "mean"))
         if isinstance(lam, LambdaSchedule) and lam.kind != "constant" and not steps_per_epoch:
             raise ValueError("a decaying LambdaSchedule is indexed by epoch: pass steps_per_epoch "
                              "(batches per epoch)")

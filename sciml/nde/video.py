@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from sciml.solvers import sample_exact_fbm
+from sciml.validation import check_int
 
 __all__ = ["FrameDecoder", "FrameEncoder", "moving_digits"]
 
@@ -54,13 +55,19 @@ def moving_digits(n: int, frames: int = 16, size: int = 32, digit: int = 16, hur
     return videos, positions.float(), times.float()
 
 
+def _check_size(size: int) -> int:
+    size = check_int("size", size, minimum=8, hint="a power of two such as 32")
+    if size & (size - 1):
+        raise ValueError(f"size must be a power of two >= 8, got {size}")
+    return size
+
+
 class FrameEncoder(nn.Module):
     """``(N, channels, size, size)`` -> ``(N, features)``: stride-2 conv blocks down to 4x4."""
 
     def __init__(self, channels: int = 1, size: int = 32, features: int = 64, width: int = 32):
         super().__init__()
-        if size < 8 or size & (size - 1):
-            raise ValueError(f"size must be a power of two >= 8, got {size}")
+        size = _check_size(size)
         layers, c = [], channels
         while size > 4:
             layers += [nn.Conv2d(c, width, 4, stride=2, padding=1), nn.GroupNorm(4, width), nn.SiLU()]
@@ -76,8 +83,7 @@ class FrameDecoder(nn.Module):
 
     def __init__(self, latent: int, channels: int = 1, size: int = 32, width: int = 32):
         super().__init__()
-        if size < 8 or size & (size - 1):
-            raise ValueError(f"size must be a power of two >= 8, got {size}")
+        size = _check_size(size)
         self.width = width
         self.lift = nn.Linear(latent, width * 16)
         layers, s = [], 4

@@ -30,6 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sciml.train.spec import record_spec
+from sciml.validation import check_int
+
 __all__ = ["LSM", "NeuralSpectralBlock"]
 
 
@@ -123,6 +126,7 @@ class _Up(nn.Module):
         return self.conv(torch.cat([skip, F.pad(up, pad)], dim=1))
 
 
+@record_spec("lsm")
 class LSM(nn.Module):
     """Latent Spectral Model: ``(batch, in_channels, *space) -> (batch, out_channels, *space)``
     with ``ndim`` = 2 or 3 space axes.
@@ -139,8 +143,7 @@ class LSM(nn.Module):
     def __init__(self, in_channels: int = 1, out_channels: int = 1, width: int = 64, patch=6, padding=(11, 11),
                  num_basis: int = 12, num_token: int = 4, ndim: int = 2):
         super().__init__()
-        if ndim not in (2, 3):
-            raise ValueError(f"ndim must be 2 or 3, got {ndim}")
+        ndim = check_int("ndim", ndim, minimum=2, maximum=3)
         if width % 8:
             raise ValueError(f"width must be a multiple of the 8 attention heads, got {width}")
         self.in_channels, self.ndim = in_channels, ndim

@@ -37,6 +37,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sciml.train.spec import record_spec
+from sciml.validation import check_choice, check_int
+
 __all__ = ["MgConv", "MgNO"]
 
 _PADDINGS = ("zeros", "circular", "reflect")
@@ -71,8 +74,7 @@ class MgConv(nn.Module):
                  padding_mode: str = "zeros", periodic_prolongation: bool | None = None,
                  residual_restriction: bool = False, grid_size: int | None = None):
         super().__init__()
-        if padding_mode not in _PADDINGS:
-            raise ValueError(f"padding_mode must be one of {_PADDINGS}, got {padding_mode!r}")
+        check_choice("padding_mode", padding_mode, _PADDINGS)
         its = [tuple(int(v) for v in it) for it in num_iteration]
         if not its or any(len(it) != 2 or min(it) < 0 for it in its) or its[0][0] < 1:
             raise ValueError(f"num_iteration must list (pre, post) >= 0 per level with pre >= 1 on level 0, "
@@ -147,6 +149,7 @@ class MgConv(nn.Module):
         return u
 
 
+@record_spec("mgno")
 class MgNO(nn.Module):
     """The MgNO operator: ``n_layers`` of ``u <- sigma(MgConv(u) + Conv1x1(u))`` and a
     bias-free 1x1 head; maps ``(batch, in_channels, H, W)`` to ``(batch, out_channels, H, W)``.
@@ -162,10 +165,8 @@ class MgNO(nn.Module):
                  periodic_prolongation: bool | None = None, residual_restriction: bool = False,
                  grid_size: int | None = None, activation: str = "gelu"):
         super().__init__()
-        if activation not in ("gelu", "relu"):
-            raise ValueError(f"activation must be 'gelu' or 'relu', got {activation!r}")
-        if n_layers < 1:
-            raise ValueError(f"n_layers must be >= 1, got {n_layers}")
+        check_choice("activation", activation, ("gelu", "relu"))
+        n_layers = check_int("n_layers", n_layers)
         self.in_channels, self.activation = in_channels, activation
         self.cycles = nn.ModuleList()
         self.skips = nn.ModuleList()

@@ -23,6 +23,7 @@ from typing import Callable
 import torch
 
 from sciml.train import LBFGS, Trainer
+from sciml.validation import check_choice, check_int
 
 __all__ = ["FitResult", "PINNObjective", "fit"]
 
@@ -31,8 +32,7 @@ class PINNObjective:
     """``objective(model, points) -> (loss, {name: weighted term})``."""
 
     def __init__(self, terms: dict[str, tuple[float, Callable]], norm: str = "mse"):
-        if norm not in ("mse", "l2"):
-            raise ValueError(f"norm must be 'mse' or 'l2', got {norm!r}")
+        check_choice("norm", norm, ("mse", "l2"))
         if not terms:
             raise ValueError("give at least one loss term")
         self.terms, self.norm = dict(terms), norm
@@ -84,10 +84,15 @@ def fit(model: torch.nn.Module, terms: dict, points: dict, *, adam_steps: int = 
     (e.g. with :class:`~sciml.pinn.sampling.ResidualResampler`). Checkpoints go to
     ``checkpoint_dir/adam`` and ``checkpoint_dir/lbfgs``.
     """
+    adam_steps = check_int("adam_steps", adam_steps, minimum=0)
+    lbfgs_steps = check_int("lbfgs_steps", lbfgs_steps, minimum=0)
+    lbfgs_chunk = check_int("lbfgs_chunk", lbfgs_chunk)
+    resample_every = check_int("resample_every", resample_every, minimum=0)
     objective = PINNObjective(terms, norm)
     result = FitResult()
     start = time.perf_counter()
     base = None if checkpoint_dir is None else Path(checkpoint_dir)
+
     def unbatched(net, batch):  # the loader adds a leading axis of 1 to the full batch
         return objective(net, {k: v[0] for k, v in batch.items()})
 

@@ -36,6 +36,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from sciml.validation import check_choice, check_real
+
 from .autodiff import gradient
 from .networks import MLP, PeriodicEmbedding
 
@@ -62,13 +64,11 @@ class LagrangianPINN(nn.Module):
                  width_u: int = 50, depth_u: int = 5, width_x: int = 50, depth_x: int = 2,
                  activation: str = "tanh", displacement: bool = True, diffusion: str = "label"):
         super().__init__()
-        if diffusion not in ("label", "chain_rule"):
-            raise ValueError(f"diffusion must be 'label' or 'chain_rule', got {diffusion!r}")
-        if not nu >= 0 or not length > 0:
-            raise ValueError(f"need nu >= 0 and length > 0, got nu={nu}, length={length}")
+        check_choice("diffusion", diffusion, ("label", "chain_rule"))
+        nu, length = check_real("nu", nu, nonnegative=True), check_real("length", length, positive=True)
         if isinstance(speed, str) and speed != "burgers":
             raise ValueError(f"speed must be a number, 'burgers' or a callable, got {speed!r}")
-        self.speed, self.nu, self.length = speed, float(nu), float(length)
+        self.speed, self.nu, self.length = speed, nu, length
         self.displacement, self.diffusion = displacement, diffusion
         self.embedding = PeriodicEmbedding(2, {0: self.length})
         self.u_net = MLP(3, 1, width_u, depth_u, activation)
@@ -119,9 +119,7 @@ class LagrangianPINN(nn.Module):
         ``points`` must hold ``"interior"`` ``(N, 2)`` label-time points and
         ``"initial"`` labels ``(M, 1)``; ``u0(xi)`` gives the initial state. ``weights``
         (``x``, ``u``, ``initial``) override the preset's."""
-        if preset not in PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
-        w = {**PRESETS[preset], **weights}
+        w = {**PRESETS[check_choice("preset", preset, PRESETS)], **weights}
 
         def interior(name):
             return lambda model, points: model.residuals(points["interior"])[name]

@@ -11,6 +11,8 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from sciml.validation import check_choice, check_int
+
 __all__ = ["ResidualResampler", "grid", "latin_hypercube", "uniform"]
 
 
@@ -71,10 +73,9 @@ class ResidualResampler:
 
     def __init__(self, bounds, n: int, pool: int = 10_000, k: float = 1.0, c: float = 1.0, mode: str = "replace",
                  generator=None):
-        if mode not in ("replace", "add"):
-            raise ValueError(f"mode must be 'replace' or 'add', got {mode!r}")
-        if n < 1 or pool < n:
-            raise ValueError(f"need 1 <= n <= pool, got n={n}, pool={pool}")
+        check_choice("mode", mode, ("replace", "add"))
+        n = check_int("n", n)
+        pool = check_int("pool", pool, minimum=n, hint=f"the candidate pool must hold at least the n={n} points drawn")
         self.bounds, self.n, self.pool, self.k, self.c, self.mode = bounds, n, pool, k, c, mode
         self.generator = _generator(generator)
 
