@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TUTORIALS = sorted((ROOT / "tutorials").glob("*.py"))
+TUTORIALS = sorted(p for p in (ROOT / "tutorials").glob("*.py") if not p.name.startswith("_"))  # _setup.py: a helper
 FIGURES = {
     "ode_solvers.py": ["work_precision.png", "per_sample_nfe.png"],
     "sde_basics.py": ["ou_fit.png", "fractional_paths.png"],
@@ -29,6 +29,19 @@ FIGURES = {
 
 def test_every_tutorial_is_listed():
     assert {p.name for p in TUTORIALS} == set(FIGURES)
+
+
+def test_shared_header(tmp_path):
+    """tutorials/_setup.py parses --quick/--out, makes the folder, picks Agg, sets threads and the seed."""
+    code = ("import sys, torch, matplotlib; from _setup import tutorial_setup; "
+            "args, out = tutorial_setup('doc', 'x', threads=1, full_threads=2); "
+            "print(args.quick, out.is_dir(), torch.get_num_threads(), matplotlib.get_backend().lower(), "
+            "torch.equal(torch.rand(3), torch.manual_seed(0) and torch.rand(3)))")
+    for flags, quick, threads in ((["--quick"], "True", "1"), ([], "False", "2")):
+        result = subprocess.run([sys.executable, "-c", code, *flags, "--out", str(tmp_path / quick), "--extra"],
+                                cwd=ROOT / "tutorials", capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.split() == [quick, "True", threads, "agg", "True"]
 
 
 @pytest.mark.parametrize("script", TUTORIALS, ids=lambda p: p.name)

@@ -11,27 +11,20 @@ random field. Run ``python tutorials/define_a_problem.py [--quick] [--out DIR]``
 """
 
 # %%
-import argparse
 import math
-from pathlib import Path
 
 import h5py
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+from sciml.pde import SpectralGrid, gaussian_random_field
+from sciml.problems import Problem
 
-from sciml.pde import SpectralGrid, gaussian_random_field  # noqa: E402
-from sciml.problems import Problem  # noqa: E402
+from _setup import tutorial_setup
 
-parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--quick", action="store_true", help="a small dataset (CI)")
-parser.add_argument("--out", default="outputs/tutorials/define_a_problem", help="folder for data and figures")
-args, _ = parser.parse_known_args()
-out = Path(args.out)
-out.mkdir(parents=True, exist_ok=True)
+args, out = tutorial_setup(__doc__, "define_a_problem", quick_help="a small dataset (CI)",
+                           out_help="folder for data and figures", threads=None)
 
 # %% [markdown]
 # ## 1. The problem: about thirty lines

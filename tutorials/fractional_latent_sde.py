@@ -16,25 +16,15 @@ Run ``python tutorials/fractional_latent_sde.py [--quick] [--out DIR]``.
 """
 
 # %%
-import argparse
-from pathlib import Path
+import matplotlib.pyplot as plt
+import torch
 
-import matplotlib
+from sciml.nde import ConstantDiffusion, LatentFractionalSDE, LinearDrift, fractional_ou_covariance
+from sciml.train import Trainer
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+from _setup import tutorial_setup
 
-from sciml.nde import ConstantDiffusion, LatentFractionalSDE, LinearDrift, fractional_ou_covariance  # noqa: E402
-from sciml.train import Trainer  # noqa: E402
-
-parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--quick", action="store_true", help="a small run (CI)")
-parser.add_argument("--out", default="outputs/tutorials/fractional_latent_sde", help="folder for figures")
-args, _ = parser.parse_known_args()
-out = Path(args.out)
-out.mkdir(parents=True, exist_ok=True)
-torch.set_num_threads(1)
+args, out = tutorial_setup(__doc__, "fractional_latent_sde")
 DT = torch.float64
 points, epochs = (40, 3) if args.quick else (100, 40)
 

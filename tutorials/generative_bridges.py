@@ -15,28 +15,17 @@ cell by cell; figures go to ``--out``.
 """
 
 # %%
-import argparse
-from pathlib import Path
+import matplotlib.pyplot as plt
+import torch
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from problems import OUPopulation  # noqa: E402
-from problems.toy2d import eight_gaussians, moons  # noqa: E402
-from sciml.generative import (Interpolant, MultiMarginalBridge, VelocityField, couple, denoiser_loss,  # noqa: E402
+from problems import OUPopulation
+from problems.toy2d import eight_gaussians, moons
+from sciml.generative import (Interpolant, MultiMarginalBridge, VelocityField, couple, denoiser_loss,
                               fit_pairs, sample_ode, sample_sde, velocity_loss, wasserstein)
 
-parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--quick", action="store_true", help="fewer steps and samples (CI)")
-parser.add_argument("--out", default="outputs/tutorials/generative_bridges", help="folder for figures")
-args, _ = parser.parse_known_args()
-out = Path(args.out)
-out.mkdir(parents=True, exist_ok=True)
-torch.set_num_threads(1)   # tiny networks: one thread is fastest on small CPUs
-torch.manual_seed(0)
+from _setup import tutorial_setup
+
+args, out = tutorial_setup(__doc__, "generative_bridges", quick_help="fewer steps and samples (CI)")
 
 # %% [markdown]
 # ## 1. An interpolant between 8 Gaussians and moons

@@ -14,28 +14,17 @@ Run ``python tutorials/inverse_problems.py [--quick] [--out DIR]``.
 """
 
 # %%
-import argparse
-from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
 
 from problems import Darcy, NavierStokes  # noqa: E402
+from sciml.app import load, load_config, train  # noqa: E402
 from sciml.pde import grf_from_noise  # noqa: E402
 from sciml.sim import grid_observation, invert  # noqa: E402
-from sciml.train.config import load_config  # noqa: E402
-from sciml.train.run import load_model, train  # noqa: E402
 
-parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--quick", action="store_true", help="a small run (CI)")
-parser.add_argument("--out", default="outputs/tutorials/inverse_problems", help="folder for data and figures")
-args, _ = parser.parse_known_args()
-out = Path(args.out)
-out.mkdir(parents=True, exist_ok=True)
-torch.set_num_threads(1 if args.quick else 2)
+from _setup import tutorial_setup
+
+args, out = tutorial_setup(__doc__, "inverse_problems", out_help="folder for data and figures", full_threads=2)
 iters = 40 if args.quick else 200
 
 # %% [markdown]
@@ -65,7 +54,7 @@ options = {"observe": observe, "transform": to_coefficient, "noise_std": noise, 
            "optimizer": "lbfgs", "lr": 1.0, "steps": iters}
 by_solver = invert(darcy.solve, y, z0, **options)
 print(f"solver: relative L2 error of a {by_solver.error:.3f} in {by_solver.wall_time:.1f} s "
-      f"({by_solver.evaluations} solves + adjoints)")
+      f"({by_solver.evaluations} solves + adjoints; L-BFGS stopped on {by_solver.stop_reason})")
 
 # %% [markdown]
 # ## 2. The same through a trained surrogate
@@ -82,7 +71,7 @@ train(load_config(None, base={
     "model": {"name": "fno", "n_modes": [12, 12], "hidden_channels": 32},
     "optimizer": {"name": "adam", "lr": 3e-3, "weight_decay": 1e-4}, "scheduler": {"name": "cosine"},
     "trainer": {"max_epochs": epochs, "batch_size": 20, "progress": False}}))
-surrogate, _ = load_model(out / "darcy_fno" / "latest.pt")
+surrogate = load(out / "darcy_fno" / "latest.pt")
 
 
 def through_surrogate(a):

@@ -13,26 +13,17 @@ Run ``python tutorials/lagrangian_pinn.py [--quick] [--out DIR]``.
 """
 
 # %%
-import argparse
 import math
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+from problems import Convection
+from sciml.pinn import EulerianPINN, LagrangianPINN, fit, grid, relative_frobenius, uniform
 
-from problems import Convection  # noqa: E402
-from sciml.pinn import EulerianPINN, LagrangianPINN, fit, grid, relative_frobenius, uniform  # noqa: E402
+from _setup import tutorial_setup
 
-parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--quick", action="store_true", help="a small run (CI)")
-parser.add_argument("--out", default="outputs/tutorials/lagrangian_pinn", help="folder for figures")
-args, _ = parser.parse_known_args()
-out = Path(args.out)
-out.mkdir(parents=True, exist_ok=True)
-torch.set_num_threads(1)
+args, out = tutorial_setup(__doc__, "lagrangian_pinn")
 TWO_PI = 2 * math.pi
 
 # %% [markdown]

@@ -14,26 +14,15 @@ train MgNO at the resolution you need. Run ``python tutorials/mgno_vs_fno.py [--
 """
 
 # %%
-import argparse
-from pathlib import Path
+import matplotlib.pyplot as plt
+import torch
 
-import matplotlib
+from problems import Darcy
+from sciml.app import build_run, load_config
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+from _setup import tutorial_setup
 
-from problems import Darcy  # noqa: E402
-from sciml.train.config import load_config  # noqa: E402
-from sciml.train.run import build_run  # noqa: E402
-
-parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--quick", action="store_true", help="a small run (CI)")
-parser.add_argument("--out", default="outputs/tutorials/mgno_vs_fno", help="folder for data and figures")
-args, _ = parser.parse_known_args()
-out = Path(args.out)
-out.mkdir(parents=True, exist_ok=True)
-torch.set_num_threads(1)
+args, out = tutorial_setup(__doc__, "mgno_vs_fno", out_help="folder for data and figures")
 
 # %% [markdown]
 # ## 1. Data from the problem library
@@ -64,8 +53,7 @@ for name, spec in models.items():
                  "normalize_inputs": "scalar", "normalize_outputs": "scalar"},
         **spec, "loss": {"name": "h1", "args": {"periodic": False, "method": "fd"}}, "metrics": ["l2"],
         "trainer": {"max_epochs": epochs, "batch_size": 20, "progress": False}})
-    torch.manual_seed(0)
-    trainer, train_set = build_run(cfg)
+    trainer, train_set = build_run(cfg)  # seeds the initialisation with cfg.seed
     trainer.fit(train_set, resume=None)
     results[name] = trainer.evaluate()
     trained[name] = (trainer.model.eval(), trainer.eval_sets)

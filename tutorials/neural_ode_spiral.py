@@ -8,25 +8,17 @@ the whole time span. Run ``python tutorials/neural_ode_spiral.py [--quick] [--ou
 """
 
 # %%
-import argparse
 import time
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import torch
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+from sciml.solvers import solve_ode
 
-from sciml.solvers import solve_ode  # noqa: E402
+from _setup import tutorial_setup
 
-parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--quick", action="store_true", help="a short run (about 10 s)")
-parser.add_argument("--out", default="outputs/tutorials/neural_ode_spiral", help="folder for the figure")
-args, _ = parser.parse_known_args()
-out = Path(args.out)
-out.mkdir(parents=True, exist_ok=True)
-torch.manual_seed(0)
+args, out = tutorial_setup(__doc__, "neural_ode_spiral", quick_help="a short run (about 10 s)",
+                           out_help="folder for the figure", threads=None)
 gen = torch.Generator().manual_seed(0)
 
 # %% [markdown]

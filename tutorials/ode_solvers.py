@@ -15,27 +15,16 @@ cell by cell in an editor that understands ``# %%``. Figures go to ``--out``.
 """
 
 # %%
-import argparse
-from pathlib import Path
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from scipy.integrate import solve_ivp
 
-import matplotlib
+from sciml.solvers import BacksolveAdjoint, solve_ode
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from scipy.integrate import solve_ivp  # noqa: E402
+from _setup import tutorial_setup
 
-from sciml.solvers import BacksolveAdjoint, solve_ode  # noqa: E402
-
-parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--quick", action="store_true", help="fewer tolerances and iterations (CI)")
-parser.add_argument("--out", default="outputs/tutorials/ode_solvers", help="folder for figures")
-args, _ = parser.parse_known_args()
-out = Path(args.out)
-out.mkdir(parents=True, exist_ok=True)
-torch.set_num_threads(1)
-torch.manual_seed(0)
+args, out = tutorial_setup(__doc__, "ode_solvers", quick_help="fewer tolerances and iterations (CI)")
 
 # %% [markdown]
 # ## 1. Work-precision on a nonlinear spiral

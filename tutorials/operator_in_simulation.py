@@ -2,7 +2,7 @@
 
 1. Generate Navier–Stokes trajectories with the built-in solver and train an FNO time
    stepper ``w(t) -> w(t + 1)`` with ``sciml train``'s machinery (``data.step_lag``).
-2. Load the checkpoint as a stepper (``sciml.sim.load_stepper``): it is interchangeable
+2. Load the checkpoint as a stepper (``sciml.app.load_stepper``): it is interchangeable
    with the solver's own stepper (``problem.solver_stepper()``).
 3. Roll out the solver, the operator, and two hybrids from unseen initial conditions:
    a coarse solver step with a learned correction, and parareal (the operator's
@@ -15,30 +15,19 @@ equivalent of step 3 is ``sciml simulate configs/simulate_ns.yaml``.
 """
 
 # %%
-import argparse
-from pathlib import Path
+import h5py
+import matplotlib.pyplot as plt
+import torch
 
-import matplotlib
+from problems import NavierStokes
+from sciml.app import load, load_config, load_stepper, train
+from sciml.data import write_fields
+from sciml.sim import (CorrectedStepper, ResampledStepper, Simulation, correction_pairs, export_model,
+                       flow_diagnostics, parareal)
 
-matplotlib.use("Agg")
-import h5py  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+from _setup import tutorial_setup
 
-from problems import NavierStokes  # noqa: E402
-from sciml.data import write_fields  # noqa: E402
-from sciml.sim import (CorrectedStepper, ResampledStepper, Simulation, correction_pairs, export_model,  # noqa: E402
-                       flow_diagnostics, load_stepper, parareal)
-from sciml.train.config import load_config  # noqa: E402
-from sciml.train.run import load_model, train  # noqa: E402
-
-parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--quick", action="store_true", help="a small run (CI)")
-parser.add_argument("--out", default="outputs/tutorials/operator_in_simulation", help="folder for data and figures")
-args, _ = parser.parse_known_args()
-out = Path(args.out)
-out.mkdir(parents=True, exist_ok=True)
-torch.set_num_threads(1 if args.quick else 2)
+args, out = tutorial_setup(__doc__, "operator_in_simulation", out_help="folder for data and figures", full_threads=2)
 
 # %% [markdown]
 # ## 1. Data and a trained stepper
@@ -88,7 +77,7 @@ pairs = write_fields(out / "corrections.h5", stepped[:, 0].float(), targets[:, 0
                      grid={k: v for k, v in problem.grid().items() if k in ("x", "y")})
 train(run_config("correction", pairs, normalize_outputs="scalar", modes=s // 2, lr=1e-3, weight_decay=0.0,
                  batch_size=10))
-correction, _ = load_model(out / "correction" / "latest.pt")
+correction = load(out / "correction" / "latest.pt")
 hybrid = CorrectedStepper(coarse, correction, name="coarse solver + correction")
 
 # %% [markdown]

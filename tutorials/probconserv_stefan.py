@@ -11,26 +11,16 @@ Run ``python tutorials/probconserv_stefan.py [--quick] [--out DIR]``.
 """
 
 # %%
-import argparse
-from pathlib import Path
+import matplotlib.pyplot as plt
+import torch
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-
-from problems import Stefan  # noqa: E402
-from sciml.conserve import (AttentiveNP, ConservationConstraint, ContextTargetSet, conservation_error,  # noqa: E402
+from problems import Stefan
+from sciml.conserve import (AttentiveNP, ConservationConstraint, ContextTargetSet, conservation_error,
                             exact_values, predict, shock_positions, train_anp)
 
-parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--quick", action="store_true", help="a small run (CI)")
-parser.add_argument("--out", default="outputs/tutorials/probconserv_stefan", help="folder for figures")
-args, _ = parser.parse_known_args()
-out = Path(args.out)
-out.mkdir(parents=True, exist_ok=True)
-torch.set_num_threads(1 if args.quick else 2)
+from _setup import tutorial_setup
+
+args, out = tutorial_setup(__doc__, "probconserv_stefan", full_threads=2)
 
 # %% [markdown]
 # ## 1. Data and 2. the ANP

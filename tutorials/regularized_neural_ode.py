@@ -15,26 +15,16 @@ Run ``python tutorials/regularized_neural_ode.py [--quick] [--out DIR]``.
 """
 
 # %%
-import argparse
-from pathlib import Path
+import matplotlib.pyplot as plt
+import torch
+from torch import nn
 
-import matplotlib
+from sciml.nde import NeuralODE, RegularizedObjective
+from sciml.train import Trainer
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+from _setup import tutorial_setup
 
-from sciml.nde import NeuralODE, RegularizedObjective  # noqa: E402
-from sciml.train import Trainer  # noqa: E402
-
-parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--quick", action="store_true", help="a small run (CI)")
-parser.add_argument("--out", default="outputs/tutorials/regularized_neural_ode", help="folder for figures")
-args, _ = parser.parse_known_args()
-out = Path(args.out)
-out.mkdir(parents=True, exist_ok=True)
-torch.set_num_threads(1)
+args, out = tutorial_setup(__doc__, "regularized_neural_ode")
 DT = torch.float64
 tol, epochs = (1e-6, 4) if args.quick else (1e-8, 40)
 

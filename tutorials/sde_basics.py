@@ -14,25 +14,14 @@ cell by cell; figures go to ``--out``.
 """
 
 # %%
-import argparse
-from pathlib import Path
+import matplotlib.pyplot as plt
+import torch
 
-import matplotlib
+from sciml.solvers import FractionalNoiseSDE, MarkovFBM, sample_exact_fbm, solve_sde
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+from _setup import tutorial_setup
 
-from sciml.solvers import FractionalNoiseSDE, MarkovFBM, sample_exact_fbm, solve_sde  # noqa: E402
-
-parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--quick", action="store_true", help="fewer paths and iterations (CI)")
-parser.add_argument("--out", default="outputs/tutorials/sde_basics", help="folder for figures")
-args, _ = parser.parse_known_args()
-out = Path(args.out)
-out.mkdir(parents=True, exist_ok=True)
-torch.set_num_threads(1)
-torch.manual_seed(0)
+args, out = tutorial_setup(__doc__, "sde_basics", quick_help="fewer paths and iterations (CI)")
 
 # %% [markdown]
 # ## 1. Fitting an Ornstein–Uhlenbeck process

@@ -13,26 +13,15 @@ Run ``python tutorials/spectral_refiner.py [--quick] [--out DIR]``.
 """
 
 # %%
-import argparse
-from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
 
 from problems import NavierStokes  # noqa: E402
 from sciml.operators import SFNO, TrajectoryWindows, refine, train_sfno  # noqa: E402
 
-parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--quick", action="store_true", help="a small run (CI)")
-parser.add_argument("--out", default="outputs/tutorials/spectral_refiner", help="folder for figures")
-args, _ = parser.parse_known_args()
-out = Path(args.out)
-out.mkdir(parents=True, exist_ok=True)
-torch.set_num_threads(1 if args.quick else 2)
-torch.manual_seed(0)
+from _setup import tutorial_setup
+
+args, out = tutorial_setup(__doc__, "spectral_refiner", full_threads=2)
 
 # %% [markdown]
 # ## 1. Data: forced turbulence at nu = 1e-3, frames every 0.2 time units
@@ -62,8 +51,8 @@ print("training loss per epoch:", ", ".join(f"{h['train/loss']:.3g}" for h in tr
 # ## 3. Stage 2: refine one test trajectory on the residual (zero-shot at 64^2)
 
 # %%
-x = test_w[:, 10:10 + t_in].movedim(1, -1)
-truth = test_w[:, 10 + t_in:10 + t_in + t_out].movedim(1, -1)
+x = test_w[:, None, 10:10 + t_in]  # (batch, channels = 1, T_in, s, s): the vorticity
+truth = test_w[:, None, 10 + t_in:10 + t_in + t_out]
 result = refine(model, x, problem, dt_frames, reference=truth, iterations=iterations,
                 lr_bias=1e-4 if not args.quick else 2e-4)
 s = result.summary()
@@ -75,11 +64,11 @@ print(f"eta {s['eta_before']:.2e} -> {s['eta_after']:.2e};  relative L2 error {s
 
 # %%
 frame = t_out - 1
-fields = [truth[0, ..., frame], result.initial[0, ..., frame], result.refined[0, ..., frame],
-          (result.initial - truth)[0, ..., frame], (result.refined - truth)[0, ..., frame]]
+fields = [truth[0, 0, frame], result.initial[0, 0, frame], result.refined[0, 0, frame],
+          (result.initial - truth)[0, 0, frame], (result.refined - truth)[0, 0, frame]]
 titles = ["truth", "SFNO", "SFNO + refine", "error before", "error after"]
 fig, axes = plt.subplots(1, 5, figsize=(19, 3.8))
-vmax = float(truth[0, ..., frame].abs().max())
+vmax = float(truth[0, 0, frame].abs().max())
 emax = float(fields[3].abs().max())
 for ax, field, title in zip(axes, fields, titles):
     limit = vmax if "error" not in title else emax
@@ -96,10 +85,9 @@ a1.semilogy(steps, result.error[0].cpu(), label="relative L2 error to the solver
 a1.set_xlabel("Adam step")
 a1.legend()
 a1.set_title("refinement of one trajectory")
-window = lambda v: v[0].movedim(-1, 0)  # noqa: E731  (T, s, s)
 for label, field, style in (("truth", truth, "k-"), ("error before", result.initial - truth, "C1--"),
                             ("error after", result.refined - truth, "C2--")):
-    k, spectrum = problem.energy_spectrum(window(field))
+    k, spectrum = problem.energy_spectrum(field[0, 0])  # (T, s, s)
     band = k <= solver_res // 3  # the de-aliased modes
     a2.loglog(k[band].cpu(), spectrum.mean(0)[band].cpu(), style, label=label)
 a2.set_xlabel("wavenumber |k|")

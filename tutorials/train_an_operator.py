@@ -14,27 +14,17 @@ Run ``python tutorials/train_an_operator.py [--quick] [--out DIR]``.
 """
 
 # %%
-import argparse
-from pathlib import Path
+import matplotlib.pyplot as plt
+import torch
 
-import matplotlib
+from problems import NavierStokes
+from sciml.data import FieldDataset, GaussianNormalizer, NormalizedModel
+from sciml.operators import build_model
+from sciml.train import H1Loss, LpLoss, Trainer
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+from _setup import tutorial_setup
 
-from problems import NavierStokes  # noqa: E402
-from sciml.data import FieldDataset, GaussianNormalizer, NormalizedModel  # noqa: E402
-from sciml.operators import build_model  # noqa: E402
-from sciml.train import H1Loss, LpLoss, Trainer  # noqa: E402
-
-parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--quick", action="store_true", help="a small run (CI)")
-parser.add_argument("--out", default="outputs/tutorials/train_an_operator", help="folder for data and figures")
-args, _ = parser.parse_known_args()
-out = Path(args.out)
-out.mkdir(parents=True, exist_ok=True)
-torch.set_num_threads(1)
+args, out = tutorial_setup(__doc__, "train_an_operator", out_help="folder for data and figures")
 
 # %% [markdown]
 # ## 1. Data: w(t = 0) -> w(t = 1) on the torus
