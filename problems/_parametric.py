@@ -9,6 +9,7 @@ import torch
 
 from sciml.pde import integrate
 from sciml.problems import Problem
+from sciml.validation import check_int
 
 __all__ = ["ParametricLaw1D"]
 
@@ -44,8 +45,7 @@ class ParametricLaw1D(Problem):
     periodic = False
 
     def __init__(self, resolution: int = 201, n_times: int = 201, param_range=None):
-        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 3:
-            raise ValueError(f"resolution must be an int >= 3, got {resolution!r}")
+        resolution = check_int("resolution", resolution, minimum=3)
         if isinstance(n_times, bool) or not isinstance(n_times, int) or n_times < 2:
             raise ValueError(f"n_times must be an int >= 2, got {n_times!r}")
         lo, hi = self.param_range if param_range is None else (float(param_range[0]), float(param_range[1]))

@@ -20,8 +20,10 @@ import math
 import numpy as np
 import torch
 
-from sciml.pde import FiniteVolume1D, SpectralGrid, burgers_flux, crank_nicolson_rk4, gaussian_random_field, rollout
+from sciml.pde import (FiniteVolume1D, SolverStepper, SpectralGrid, burgers_flux, crank_nicolson_rk4,
+                       gaussian_random_field, rollout)
 from sciml.problems import Problem
+from sciml.validation import check_int, check_real
 
 from ._parametric import ParametricLaw1D, _param, _per_sample
 
@@ -43,14 +45,13 @@ class Burgers(Problem):
 
     def __init__(self, nu: float = 0.1, resolution: int = 256, n_times: int = 2, t_end: float = 1.0,
                  dt: float = 1e-3, length: float = 1.0):
-        if not (nu > 0 and t_end > 0 and dt > 0 and resolution >= 8 and n_times >= 2 and length > 0):
-            raise ValueError(f"need nu > 0, t_end > 0, dt > 0, resolution >= 8, n_times >= 2; got nu={nu}, "
-                             f"t_end={t_end}, dt={dt}, resolution={resolution}, n_times={n_times}")
-        self.nu, self.resolution, self.n_times, self.t_end = float(nu), int(resolution), int(n_times), float(t_end)
+        self.nu, self.t_end = check_real("nu", nu, positive=True), check_real("t_end", t_end, positive=True)
+        self.resolution = check_int("resolution", resolution, minimum=8)
+        self.n_times = check_int("n_times", n_times, minimum=2)
+        dt, self.length = check_real("dt", dt, positive=True), check_real("length", length, positive=True)
         steps_per_output = math.ceil(self.t_end / (self.n_times - 1) / dt - 1e-9)
         self.steps_per_output = steps_per_output
         self.dt = self.t_end / (self.n_times - 1) / steps_per_output
-        self.length = float(length)
         self.spectral = SpectralGrid((self.resolution,), length=self.length)
 
     def parameters(self) -> dict:
@@ -84,11 +85,22 @@ class Burgers(Problem):
 
         return crank_nicolson_rk4(-self.nu * k * k, advection, self.dt)
 
-    def solver_stepper(self, substeps: int | None = None):
-        """The solver as a :class:`sciml.sim.SolverStepper` on states ``(batch, 1, resolution)``:
-        one call is ``substeps`` steps of ``dt`` (default: one output interval)."""
-        from sciml.sim import SolverStepper
+    @property
+    def solver_resolution(self) -> int:
+        """The solver runs on the output grid."""
+        return self.resolution
 
+    def at_resolution(self, resolution: int) -> "Burgers":
+        """The same problem (viscosity, period, time step, output times) on ``resolution`` points."""
+        resolution = check_int("resolution", resolution, minimum=8)
+        if resolution == self.resolution:
+            return self
+        return Burgers(nu=self.nu, resolution=resolution, n_times=self.n_times, t_end=self.t_end, dt=self.dt,
+                       length=self.length)
+
+    def solver_stepper(self, substeps: int | None = None) -> SolverStepper:
+        """The solver as a :class:`sciml.pde.SolverStepper` on states ``(batch, 1, resolution)``:
+        one call is ``substeps`` steps of ``dt`` (default: one output interval)."""
         grid, n = self.spectral, self.resolution
 
         def encode(u):

@@ -25,6 +25,7 @@ import torch
 
 from sciml.pde import ConvexFlux, FiniteVolume1D, SpectralGrid, gaussian_random_field
 from sciml.problems import Problem
+from sciml.validation import check_int, check_real
 
 from ._parametric import ParametricLaw1D, _param, _per_sample
 
@@ -45,11 +46,12 @@ class Convection(Problem):
 
     def __init__(self, beta: float = 1.0, nu: float = 0.0, resolution: int = 128, n_times: int = 11,
                  t_end: float = 1.0, alpha: float = 2.5, tau: float = 7.0):
-        if not (nu >= 0 and t_end > 0 and resolution >= 4 and n_times >= 2):
-            raise ValueError(f"need nu >= 0, t_end > 0, resolution >= 4, n_times >= 2; got nu={nu}, "
-                             f"t_end={t_end}, resolution={resolution}, n_times={n_times}")
-        self.beta, self.nu, self.resolution, self.n_times = float(beta), float(nu), int(resolution), int(n_times)
-        self.t_end, self.alpha, self.tau = float(t_end), float(alpha), float(tau)
+        self.beta = check_real("beta", beta)
+        self.nu = check_real("nu", nu, nonnegative=True, hint="the diffusion needs nu >= 0 (0: pure advection)")
+        self.resolution = check_int("resolution", resolution, minimum=4)
+        self.n_times = check_int("n_times", n_times, minimum=2)
+        self.t_end = check_real("t_end", t_end, positive=True)
+        self.alpha, self.tau = check_real("alpha", alpha, positive=True), check_real("tau", tau, positive=True)
         self.spectral = SpectralGrid((self.resolution,), length=2 * math.pi)
 
     def parameters(self) -> dict:

@@ -24,6 +24,7 @@ import torch
 
 from sciml.pde import apply_operator, gaussian_random_field, solve_elliptic
 from sciml.problems import Problem
+from sciml.validation import check_choice, check_int, check_real
 
 __all__ = ["Darcy"]
 
@@ -47,20 +48,17 @@ class Darcy(Problem):
     def __init__(self, resolution: int = 85, high: float = 12.0, low: float = 3.0, alpha: float = 2.0,
                  tau: float = 3.0, forcing: float = 1.0, tol: float = 1e-10, max_iter: int = 100,
                  interpolation: str = "bilinear"):
-        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 3:
-            raise ValueError(f"resolution must be an int >= 3 (nodes per side, boundary included), got {resolution!r}")
-        if not (high > 0 and low > 0):
-            raise ValueError(f"the permeability values must be > 0, got high={high}, low={low}")
-        if not (alpha > 0 and tau > 0):
-            raise ValueError(f"need alpha > 0 and tau > 0, got alpha={alpha}, tau={tau}")
-        if not 0 < tol < 1:
+        self.resolution = check_int("resolution", resolution, minimum=3,
+                                    hint="nodes per side, boundary included")
+        self.high = check_real("high", high, positive=True, hint="the permeability values must be > 0")
+        self.low = check_real("low", low, positive=True, hint="the permeability values must be > 0")
+        self.alpha, self.tau = check_real("alpha", alpha, positive=True), check_real("tau", tau, positive=True)
+        self.forcing = check_real("forcing", forcing)
+        self.tol = check_real("tol", tol, positive=True)
+        if not self.tol < 1:
             raise ValueError(f"tol must lie in (0, 1), got {tol}")
-        self.resolution, self.high, self.low = resolution, float(high), float(low)
-        self.alpha, self.tau, self.forcing = float(alpha), float(tau), float(forcing)
-        self.tol, self.max_iter = float(tol), int(max_iter)
-        if interpolation not in ("bilinear", "operator"):
-            raise ValueError(f"interpolation must be 'bilinear' or 'operator', got {interpolation!r}")
-        self.interpolation = interpolation
+        self.max_iter = check_int("max_iter", max_iter)
+        self.interpolation = check_choice("interpolation", interpolation, ("bilinear", "operator"))
         self.solve_batch = max(1, 2**22 // resolution**2)  # bounds the hierarchy's memory (~0.3 GB)
 
     def parameters(self) -> dict:

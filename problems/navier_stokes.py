@@ -40,8 +40,10 @@ import math
 import numpy as np
 import torch
 
-from sciml.pde import SpectralGrid, crank_nicolson_rk2, crank_nicolson_rk4, gaussian_random_field, rollout
+from sciml.pde import (SolverStepper, SpectralGrid, crank_nicolson_rk2, crank_nicolson_rk4, gaussian_random_field,
+                       rollout, time_derivative)
 from sciml.problems import Problem
+from sciml.validation import check_choice, check_int, check_real
 
 __all__ = ["NavierStokes", "fno_forcing"]
 
@@ -74,22 +76,20 @@ class NavierStokes(Problem):
     def __init__(self, resolution: int = 64, viscosity: float = 1e-3, forcing="fno", t_end: float = 10.0,
                  n_times: int = 11, dt: float = 1e-3, warmup: float = 0.0, solver_resolution: int | None = None,
                  stepper: str = "cnrk2", alpha: float = 2.5, tau: float = 7.0):
-        solver_resolution = resolution if solver_resolution is None else solver_resolution
-        for label, value in (("resolution", resolution), ("solver_resolution", solver_resolution),
-                             ("n_times", n_times)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < (2 if label == "n_times" else 4):
-                raise ValueError(f"{label} must be an int >= {2 if label == 'n_times' else 4}, got {value!r}")
+        resolution = check_int("resolution", resolution, minimum=4)
+        solver_resolution = resolution if solver_resolution is None else \
+            check_int("solver_resolution", solver_resolution, minimum=4)
         if solver_resolution % resolution:
             raise ValueError(f"solver_resolution ({solver_resolution}) must be a multiple of resolution "
                              f"({resolution}): outputs are subsampled by striding")
-        if not (viscosity >= 0 and t_end > 0 and dt > 0 and warmup >= 0):
-            raise ValueError(f"need viscosity >= 0, t_end > 0, dt > 0, warmup >= 0; got viscosity={viscosity}, "
-                             f"t_end={t_end}, dt={dt}, warmup={warmup}")
-        if stepper not in _STEPPERS:
-            raise ValueError(f"unknown stepper {stepper!r}; known: {', '.join(_STEPPERS)}")
-        self.resolution, self.solver_resolution, self.n_times = resolution, solver_resolution, n_times
-        self.viscosity, self.t_end, self.warmup, self.stepper = float(viscosity), float(t_end), float(warmup), stepper
-        self.alpha, self.tau = float(alpha), float(tau)
+        self.resolution, self.solver_resolution = resolution, solver_resolution
+        self.n_times = n_times = check_int("n_times", n_times, minimum=2)
+        self.viscosity = check_real("viscosity", viscosity, nonnegative=True)
+        self.t_end = check_real("t_end", t_end, positive=True)
+        self.warmup = check_real("warmup", warmup, nonnegative=True)
+        dt = check_real("dt", dt, positive=True)
+        self.stepper = check_choice("stepper", stepper, tuple(_STEPPERS))
+        self.alpha, self.tau = check_real("alpha", alpha, positive=True), check_real("tau", tau, positive=True)
         self.steps_per_output = math.ceil(self.t_end / (n_times - 1) / dt - 1e-9)
         self.dt = self.t_end / (n_times - 1) / self.steps_per_output
         self.warmup_steps = math.ceil(self.warmup / self.dt - 1e-9)
@@ -143,12 +143,26 @@ class NavierStokes(Problem):
         k2 = self.spectral.k_squared(torch.float64, like.device)
         return _STEPPERS[self.stepper](-self.viscosity * k2, self._advection_and_forcing(like.device), self.dt)
 
-    def solver_stepper(self, substeps: int | None = None):
-        """The solver as a :class:`sciml.sim.SolverStepper` on vorticities ``(batch, 1, s, s)``
+    def at_resolution(self, resolution: int) -> "NavierStokes":
+        """The same flow (viscosity, forcing, time step, window, initial-field law) solved
+        directly on a ``resolution^2`` grid (itself when it already is). A forcing given as
+        a tensor lives on this solver grid only: ``ValueError``."""
+        resolution = check_int("resolution", resolution, minimum=4)
+        if resolution == self.resolution == self.solver_resolution:
+            return self
+        if self.forcing_name == "custom":
+            raise ValueError(f"a custom forcing tensor lives on the {self.solver_resolution}^2 solver grid and cannot be "
+                             f"moved to {resolution}^2; build the problem with resolution == solver_resolution or "
+                             f"pass the forcing on the new grid")
+        return NavierStokes(resolution=resolution, viscosity=self.viscosity,
+                            forcing=None if self.forcing is None else self.forcing_name, t_end=self.t_end,
+                            n_times=self.n_times, dt=self.dt, warmup=self.warmup, stepper=self.stepper,
+                            alpha=self.alpha, tau=self.tau)
+
+    def solver_stepper(self, substeps: int | None = None) -> SolverStepper:
+        """The solver as a :class:`sciml.pde.SolverStepper` on vorticities ``(batch, 1, s, s)``
         of the solver grid: one call is ``substeps`` IMEX steps of ``dt`` (default: one
         snapshot interval), in Fourier space between the transforms."""
-        from sciml.sim import SolverStepper
-
         s, grid = self.solver_resolution, self.spectral
 
         def encode(u):
@@ -204,18 +218,17 @@ class NavierStokes(Problem):
         (``T >= 5`` frames ``dt_frames`` apart, solver grid).
 
         Space: as the solver (spectral derivatives, 2/3-masked advection). Time:
-        fourth-order finite differences across frames — central five-point in the
-        interior, one-sided five-point stencils at the two ends of the window (not an
-        FFT in time, which would assume a periodic window). On a solver trajectory ``R``
+        :func:`sciml.pde.time_derivative`, fourth-order finite differences across frames —
+        central five-point in the interior, one-sided five-point stencils at the two ends
+        of the window (not an FFT in time, which would assume a periodic window). On a solver trajectory ``R``
         is the time-discretisation error; it vanishes for exact solutions up to
         ``O(dt_frames^4)``.
         """
         if w.dim() < 3 or w.shape[-3] < 5:
             raise ValueError(f"residual needs a trajectory (..., T >= 5, s, s), got {tuple(w.shape)}")
-        if not dt_frames > 0:
-            raise ValueError(f"dt_frames must be > 0, got {dt_frames}")
+        dt_frames = check_real("dt_frames", dt_frames, positive=True)
         w64 = w.to(torch.float64)
-        return (time_derivative(w64, dt_frames) - self.rhs(w64)).to(w.dtype)
+        return (time_derivative(w64, dt_frames, axis=-3) - self.rhs(w64)).to(w.dtype)
 
     def residual_norm(self, w: torch.Tensor, dt_frames: float, s: float = -1.0,
                       shift: float = 10 ** -1.5) -> torch.Tensor:
@@ -265,25 +278,3 @@ class NavierStokes(Problem):
         if not bool(torch.isfinite(w).all()):
             raise ValueError("the initial vorticity contains inf or nan")
         return w
-
-
-_ONE_SIDED = (-25.0, 48.0, -36.0, 16.0, -3.0)
-_NEAR_END = (-3.0, -10.0, 18.0, -6.0, 1.0)
-
-
-def time_derivative(w: torch.Tensor, dt: float) -> torch.Tensor:
-    """Fourth-order finite-difference ``d/dt`` along axis ``-3`` (frames ``dt`` apart, ``T >= 5``)."""
-    T = w.shape[-3]
-    frame = [w.select(-3, i) for i in range(T)]
-    out = []
-    for i in range(T):
-        if 2 <= i <= T - 3:
-            d = frame[i - 2] - 8 * frame[i - 1] + 8 * frame[i + 1] - frame[i + 2]
-        elif i < 2:
-            weights = _ONE_SIDED if i == 0 else _NEAR_END
-            d = sum(c * frame[j] for c, j in zip(weights, range(5)))
-        else:
-            weights = _ONE_SIDED if i == T - 1 else _NEAR_END
-            d = -sum(c * frame[T - 1 - j] for c, j in zip(weights, range(5)))
-        out.append(d / (12 * dt))
-    return torch.stack(out, dim=-3)

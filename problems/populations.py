@@ -5,8 +5,9 @@ simulates its own ``n`` particles from ``t_0`` to ``t_k``, so particles are unpa
 across times. :meth:`snapshots` returns ``(times, [X_0, ..., X_K])``; ``solve`` gives
 whole paths at the snapshot times (the Problem contract).
 
-* :class:`OUPopulation`: ``dX = A X dt + sigma dW`` simulated exactly (Gaussian
-  transitions); the SBIRR brief's check: ``A = [[-0.3, -1], [1, -0.3]]``, ``sigma = 0.3``,
+* :class:`OUPopulation`: ``dX = A X dt + sigma dW`` simulated exactly (the Gaussian
+  transitions of its ``reference``, a :class:`sciml.solvers.LinearSDE`); the SBIRR
+  brief's check: ``A = [[-0.3, -1], [1, -0.3]]``, ``sigma = 0.3``,
   ``X_0 ~ N((2, 0), 0.04 I)``, snapshots at ``t = 0, 1, ..., 6``.
 * :class:`Repressilator`: the three-gene repressilator (Elowitz & Leibler 2000) in mRNA
   form, ``dx_i = [beta / (1 + (x_{i-1} / k)^n) - gamma x_i] dt + noise x_i dW_i`` (Itô,
@@ -21,9 +22,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sciml.generative import AffineReference
 from sciml.problems import Problem
-from sciml.solvers import solve_sde
+from sciml.solvers import LinearSDE, solve_sde
+from sciml.validation import check_real
 
 __all__ = ["OUPopulation", "Repressilator"]
 
@@ -34,9 +35,7 @@ class _Population(Problem):
         if self.times.dim() != 1 or not (torch.diff(self.times) > 0).all():
             raise ValueError(f"times must be strictly increasing, got {self.times.tolist()}")
         self.initial_mean = torch.as_tensor(initial_mean, dtype=torch.float64)
-        if not initial_std > 0:
-            raise ValueError(f"initial_std must be > 0, got {initial_std}")
-        self.initial_std = float(initial_std)
+        self.initial_std = check_real("initial_std", initial_std, positive=True)
 
     def grid(self) -> dict:
         return {"t": self.times.numpy()}
@@ -65,7 +64,7 @@ class OUPopulation(_Population):
     def __init__(self, drift_matrix=((-0.3, -1.0), (1.0, -0.3)), sigma: float = 0.3, times=tuple(range(7)),
                  initial_mean=(2.0, 0.0), initial_std: float = 0.2):
         super().__init__(times, initial_mean, initial_std)
-        self.reference = AffineReference(torch.as_tensor(drift_matrix, dtype=torch.float64), sigma=sigma)
+        self.reference = LinearSDE(torch.as_tensor(drift_matrix, dtype=torch.float64), sigma=sigma)
         if self.reference.dim != self.initial_mean.shape[0]:
             raise ValueError("drift_matrix and initial_mean disagree on the dimension")
 
@@ -100,10 +99,8 @@ class Repressilator(_Population):
         super().__init__(times, initial_mean, initial_std)
         if self.initial_mean.shape != (3,):
             raise ValueError("the repressilator has three genes: initial_mean needs 3 entries")
-        if not dt > 0:
-            raise ValueError(f"dt must be > 0, got {dt}")
         self.sde = _RepressilatorSDE(beta, hill, k, decay, noise)
-        self.dt = float(dt)
+        self.dt = check_real("dt", dt, positive=True)
 
     def parameters(self) -> dict:
         s = self.sde

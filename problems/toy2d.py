@@ -20,16 +20,13 @@ import math
 
 import torch
 
+from sciml.validation import check_int
+
 __all__ = ["TOYS", "checkerboard", "eight_gaussians", "gaussian_mixture", "moons", "standard_normal"]
 
 
-def _check(n):
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-
-
 def standard_normal(n: int, generator: torch.Generator | None = None, dtype=torch.float32) -> torch.Tensor:
-    _check(n)
+    check_int("n", n)
     return torch.randn(n, 2, generator=generator, dtype=dtype)
 
 
@@ -37,7 +34,7 @@ def gaussian_mixture(n: int, means: torch.Tensor, std, weights: torch.Tensor | N
                      generator: torch.Generator | None = None, dtype=torch.float32) -> torch.Tensor:
     """``n`` draws of ``sum_k w_k N(means_k, std_k^2 I)``; ``means`` ``(K, d)``, ``std`` a
     number or ``(K,)``."""
-    _check(n)
+    check_int("n", n)
     means = torch.as_tensor(means, dtype=dtype)
     std = torch.as_tensor(std, dtype=dtype).expand(means.shape[0])
     w = torch.full((means.shape[0],), 1.0 / means.shape[0]) if weights is None else torch.as_tensor(weights)
@@ -55,7 +52,7 @@ def eight_gaussians(n: int, generator: torch.Generator | None = None, radius: fl
 
 
 def moons(n: int, generator: torch.Generator | None = None, noise: float = 0.2, dtype=torch.float32) -> torch.Tensor:
-    _check(n)
+    check_int("n", n)
     s = math.pi * torch.rand(n, generator=generator, dtype=torch.float64)
     lower = torch.rand(n, generator=generator) < 0.5
     x = torch.where(lower, 1 - torch.cos(s), torch.cos(s))
@@ -66,7 +63,7 @@ def moons(n: int, generator: torch.Generator | None = None, noise: float = 0.2, 
 
 def checkerboard(n: int, generator: torch.Generator | None = None, half: float = 4.0,
                  dtype=torch.float32) -> torch.Tensor:
-    _check(n)
+    check_int("n", n)
     side = half / 2                                           # 4 squares per axis
     col = torch.randint(4, (n,), generator=generator)
     row = 2 * torch.randint(2, (n,), generator=generator) + (col % 2)   # dark squares: row + col even

@@ -1,4 +1,18 @@
-"""The ``Problem`` contract and reproducible, resumable dataset generation.
+"""The ``Problem`` contract, the protocols methods depend on, and reproducible,
+resumable dataset generation.
+
+Methods and the simulation layer never probe a problem with ``hasattr``: they accept
+one of the runtime-checkable protocols below and check it at their public boundary
+(``isinstance``, or :func:`check_problem` for an error that lists the members).
+
+* :class:`TimeSteppingProblem`: a time-dependent problem whose solver runs as a
+  :class:`~sciml.pde.Stepper` (simulations, hybrids, parareal);
+* :class:`FlowDiagnosticsProblem`: energy, enstrophy and energy spectrum of 2-D
+  vorticity fields (:func:`sciml.sim.flow_diagnostics`);
+* :class:`ConservationLawProblem`: a one-parameter 1-D conservation law with a closed
+  form and its integral mass (ProbConserv, physics-informed losses);
+* :class:`ResidualProblem`: the residual of the equation on trajectories and its
+  negative-Sobolev norm (the Spectral-Refiner's estimator).
 
 A problem samples inputs (coefficients, initial conditions, ...) and solves for
 outputs with a reference solver, batched. ``generate`` writes ``n`` pairs to an HDF5
@@ -26,11 +40,17 @@ import os
 import shutil
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
 
-__all__ = ["Problem"]
+import sciml
+from sciml.pde import Stepper
+from sciml.validation import check_int
+
+__all__ = ["ConservationLawProblem", "FlowDiagnosticsProblem", "Problem", "ResidualProblem", "TimeSteppingProblem",
+           "check_problem"]
 
 
 def _rank_and_world() -> tuple[int, int]:
@@ -53,9 +73,14 @@ class Problem(ABC):
     """Base class of every problem in the ``problems`` package.
 
     Subclasses set ``name`` and implement :meth:`sample_inputs`, :meth:`solve`,
-    :meth:`parameters` and :meth:`grid`. Time-dependent problems may also provide
-    ``solver_stepper(substeps=None)``, their solver as a :class:`sciml.sim.SolverStepper`
-    (what ``sciml simulate`` and classical rollouts use).
+    :meth:`parameters` and :meth:`grid`. What a method needs beyond that is one of the
+    protocols of this module, which a problem satisfies by having the members:
+
+    * :class:`TimeSteppingProblem` (``problems.Burgers``, ``problems.NavierStokes``);
+    * :class:`FlowDiagnosticsProblem` (``problems.NavierStokes``);
+    * :class:`ConservationLawProblem` (``problems.Heat``, ``PorousMedium``, ``Stefan``,
+      ``Advection``, ``BurgersRamp``: the subclasses of ``problems._parametric.ParametricLaw1D``);
+    * :class:`ResidualProblem` (``problems.NavierStokes``).
     """
 
     name: str = "problem"
@@ -87,12 +112,7 @@ class Problem(ABC):
         import h5py
         from tqdm.auto import tqdm
 
-        import sciml
-
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+        n, chunk_size = check_int("n", n), check_int("chunk_size", chunk_size)
         path = Path(path)
         meta = {"problem": self.name, "parameters": self.parameters(), "seed": int(seed), "n": n,
                 "chunk_size": chunk_size, "sciml_version": sciml.__version__}
@@ -128,3 +148,132 @@ class Problem(ABC):
         tmp_file.replace(path)
         shutil.rmtree(shards)
         return path
+
+
+@runtime_checkable
+class TimeSteppingProblem(Protocol):
+    """A time-dependent problem whose solver runs as a stepper.
+
+    Attributes:
+        resolution: points per axis of the output grid (the grid data and models use).
+        solver_resolution: points per axis of the grid the solver works on, a multiple
+            of ``resolution``; outputs are the solver's fields subsampled by the stride
+            ``solver_resolution // resolution``.
+
+    Methods:
+        sample_inputs(n, generator): ``n`` initial states on the solver grid,
+            ``(n, *space)`` with ``solver_resolution`` points per axis.
+        solver_stepper(substeps=None): the solver as a :class:`~sciml.pde.Stepper` on
+            states ``(batch, 1, *space)`` of the solver grid; one call is ``substeps``
+            solver steps (default: one output interval of the data).
+        at_resolution(resolution): the same problem (same equation, parameters, time
+            step and output times) solved directly on a grid of ``resolution`` points
+            per axis (``resolution == solver_resolution`` there); ``ValueError`` when it
+            cannot be moved (e.g. a forcing given as a tensor on the solver grid).
+    """
+
+    resolution: int
+    solver_resolution: int
+
+    def sample_inputs(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor: ...
+
+    def solver_stepper(self, substeps: int | None = None) -> Stepper: ...
+
+    def at_resolution(self, resolution: int) -> "TimeSteppingProblem": ...
+
+
+@runtime_checkable
+class FlowDiagnosticsProblem(Protocol):
+    """Integral quantities of 2-D vorticity fields ``w`` ``(..., s, s)`` on the unit torus
+    (any ``s``; float64 internally, returned in ``w``'s dtype).
+
+    Methods:
+        energy(w): kinetic energy ``E = 1/2 int |u|^2 dx`` per field, ``(...)``.
+        enstrophy(w): ``Z = 1/2 int w^2 dx`` per field, ``(...)``.
+        energy_spectrum(w): ``(k, E_k)``: integer wavenumbers ``k = 1 .. k_max`` and the
+            shell-summed spectrum ``(..., k_max)``, ``sum_k E_k = energy(w)``.
+    """
+
+    def energy(self, w: torch.Tensor) -> torch.Tensor: ...
+
+    def enstrophy(self, w: torch.Tensor) -> torch.Tensor: ...
+
+    def energy_spectrum(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+@runtime_checkable
+class ConservationLawProblem(Protocol):
+    """A 1-D conservation law ``u_t + (F(u) - k(u) u_x)_x = 0`` on ``x_range x [0, t_end]``
+    with one scalar parameter ``p`` per sample and a closed-form solution.
+
+    ``param`` arguments are per-sample parameters, ``(n, 1)`` (or anything that reads
+    as ``(n, 1, 1)``); times and positions are float64 tensors.
+
+    Attributes:
+        x_range: ``(x_0, x_1)``, the spatial domain.
+        t_end: the final time.
+        param_name: the parameter's name (e.g. ``"k"``, ``"m"``, ``"u_star"``).
+        param_range: ``(lo, hi)``, the range :meth:`sample_inputs` draws from.
+
+    Methods:
+        sample_inputs(n, generator): parameters ``(n, 1)`` float64, uniform on ``param_range``.
+        exact(param, t, x): the closed form, ``param`` read as ``(n, 1, 1)`` and broadcast
+            with ``t`` and ``x``.
+        mass(param, t): ``b(t) = int u dx`` over ``x_range``, ``(n, *t.shape)``.
+        initial_condition(param, x): ``u(x, 0)``, ``(n, *x.shape)``.
+        boundary_condition(param, t): ``(left, right)`` boundary values, each
+            ``(n, *t.shape)`` or ``None`` where no condition is imposed (``None`` as a
+            whole for a periodic domain).
+        residual(u_fn, param, t, x): ``u_t + (F(u) - k(u) u_x)_x`` at the points ``(t, x)``
+            for a differentiable ``u_fn(t, x)``, by autograd (differentiable in ``u_fn``'s
+            parameters).
+    """
+
+    x_range: tuple[float, float]
+    t_end: float
+    param_name: str
+    param_range: tuple[float, float]
+
+    def sample_inputs(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor: ...
+
+    def exact(self, param, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor: ...
+
+    def mass(self, param, t: torch.Tensor) -> torch.Tensor: ...
+
+    def initial_condition(self, param, x: torch.Tensor) -> torch.Tensor: ...
+
+    def boundary_condition(self, param, t: torch.Tensor): ...
+
+    def residual(self, u_fn, param, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class ResidualProblem(Protocol):
+    """A time-dependent problem that exposes the residual of its equation on trajectories.
+
+    Attributes:
+        solver_resolution: points per axis of the grid the residual is evaluated on.
+
+    Methods:
+        residual(w, dt_frames): ``R(w) = d_t w - rhs(w)`` on a trajectory ``(..., T, *space)``
+            of frames ``dt_frames`` apart on the solver grid, same shape.
+        residual_norm(w, dt_frames): one nonnegative value per trajectory, ``(...)``: a
+            norm of ``R(w)`` over space and time (differentiable in ``w``).
+    """
+
+    solver_resolution: int
+
+    def residual(self, w: torch.Tensor, dt_frames: float) -> torch.Tensor: ...
+
+    def residual_norm(self, w: torch.Tensor, dt_frames: float) -> torch.Tensor: ...
+
+
+def check_problem(where: str, problem, protocol: type):
+    """``problem`` itself when it satisfies ``protocol`` (one of this module's protocols),
+    else a ``TypeError`` that names ``where``, the protocol and the members it needs."""
+    if not isinstance(problem, protocol):
+        members = sorted({*getattr(protocol, "__annotations__", {}),
+                          *(k for k, v in vars(protocol).items() if callable(v) and not k.startswith("_"))})
+        raise TypeError(f"{where} needs a {protocol.__name__} (a problem with {', '.join(members)}), got "
+                        f"{type(problem).__name__}")
+    return problem

@@ -17,13 +17,14 @@ import numpy as np
 import pytest
 import torch
 
-from sciml.pde._imex import (
+from sciml.pde import (
     CrankNicolsonRK2,
     LowStorageCNRK,
     crank_nicolson_rk2,
     crank_nicolson_rk3,
     crank_nicolson_rk4,
     rollout,
+    saved_states,
 )
 
 SCHEMES = {"rk2": crank_nicolson_rk2, "rk3": crank_nicolson_rk3, "rk4": crank_nicolson_rk4}
@@ -109,6 +110,21 @@ def test_rollout_saves_every_n_and_keeps_dtype():
     traj = rollout(stepper, u0, 10, 5)
     assert traj.shape == (3, 3, 2) and traj.dtype == torch.float32
     torch.testing.assert_close(traj[1], stepper(stepper(stepper(stepper(stepper(u0))))))
+
+
+def test_rollout_watches_every_step_and_stops_when_a_state_is_refused():
+    """``accept`` sees every step, ``on_save`` every kept state; a refused state is dropped
+    with everything after it (the simulation loop's blow-up stop)."""
+    seen, saved = [], []
+
+    def accept(i, u):
+        seen.append(i)
+        return float(u.max()) < 2.0 ** 5
+
+    traj = rollout(lambda u: 2 * u, torch.ones(2), 8, 2, accept=accept, on_save=lambda i, u: saved.append(i))
+    assert seen == [1, 2, 3, 4, 5] and saved == [0, 2, 4]  # step 5 reaches 2^5 and is refused
+    torch.testing.assert_close(traj, torch.tensor([[1.0, 1.0], [4.0, 4.0], [16.0, 16.0]]))
+    assert saved_states(8, 2) == 5 and saved_states(0) == 1
 
 
 def test_invalid_inputs_name_the_fix():

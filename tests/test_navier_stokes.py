@@ -10,7 +10,8 @@ import torch
 from scipy.integrate import solve_ivp
 
 from problems import NavierStokes
-from problems.navier_stokes import fno_forcing, time_derivative
+from problems.navier_stokes import fno_forcing
+from sciml.pde import time_derivative
 
 DT = torch.float64
 PI = math.pi
@@ -188,3 +189,39 @@ def test_energy_spectrum_sums_to_the_energy_and_locates_a_mode():
     torch.testing.assert_close(spectrum.sum(), problem.energy(single))
     w = problem.sample_inputs(3, torch.Generator().manual_seed(0)).double()
     torch.testing.assert_close(problem.energy_spectrum(w)[1].sum(-1), problem.energy(w))
+
+
+def test_time_derivative_converges_at_fourth_order_on_every_stencil():
+    """d/dt of sin(3 t + 1) on [0, 1] sampled with T frames: the max error at the interior,
+    second and first frames each falls 16x per halving of dt (slope 4 in log-log; measured
+    4.00 interior, 4.09-4.15 at the end stencils), and ``axis`` picks the time axis."""
+    errors = {"interior": [], "second": [], "first": []}
+    for T in (21, 41, 81):
+        t = torch.linspace(0.0, 1.0, T, dtype=DT)
+        frames = torch.sin(3 * t + 1)[:, None].expand(T, 2)  # time first: axis 0
+        d = time_derivative(frames, float(t[1] - t[0]), axis=0)[:, 0]
+        err = (d - 3 * torch.cos(3 * t + 1)).abs()
+        errors["interior"].append(float(err[2:-2].max()))
+        errors["second"].append(float(torch.maximum(err[1], err[-2])))
+        errors["first"].append(float(torch.maximum(err[0], err[-1])))
+    for where, e in errors.items():
+        slopes = [math.log2(a / b) for a, b in zip(e[:-1], e[1:])]
+        assert all(3.8 < s < 4.2 for s in slopes), (where, e, slopes)
+    quartic = torch.linspace(0.0, 1.0, 6, dtype=DT) ** 4  # degree 4: every stencil is exact
+    torch.testing.assert_close(time_derivative(quartic, 0.2, axis=-1), 4 * torch.linspace(0.0, 1.0, 6, dtype=DT) ** 3)
+    with pytest.raises(ValueError, match="T >= 5"):
+        time_derivative(torch.zeros(4, 3), 0.1, axis=0)
+
+
+def test_at_resolution_solves_the_same_flow_on_another_grid():
+    problem = NavierStokes(resolution=16, solver_resolution=32, t_end=0.2, n_times=3, dt=1e-2, forcing=None)
+    direct = problem.at_resolution(16)
+    assert (direct.resolution, direct.solver_resolution) == (16, 16)
+    same = {k: v for k, v in problem.parameters().items() if k not in ("resolution", "solver_resolution")}
+    assert {k: v for k, v in direct.parameters().items() if k not in ("resolution", "solver_resolution")} == same
+    assert direct.at_resolution(16) is direct
+    w0 = direct.sample_inputs(2, torch.Generator().manual_seed(0)).double()
+    torch.testing.assert_close(direct.solver_stepper()(w0[:, None])[:, 0], direct.solve(w0)[:, 1])
+    custom = NavierStokes(resolution=8, solver_resolution=16, forcing=torch.zeros(16, 16))
+    with pytest.raises(ValueError, match="custom forcing"):
+        custom.at_resolution(8)

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from problems import PROBLEMS, Burgers, Convection
+from problems import PROBLEMS, Burgers, Convection, Darcy
 from sciml.cli import main
+from sciml.problems import (ConservationLawProblem, FlowDiagnosticsProblem, ResidualProblem, TimeSteppingProblem,
+                            check_problem)
 from sciml.solvers import solve_ode
 
 DT = torch.float64
@@ -154,3 +156,38 @@ def test_generation_sharded_under_torchrun_equals_single_process(tmp_path):
     assert main(["data", "generate", "convection", "--n", "7", "--resolution", "16", "--seed", "5",
                  "--chunk-size", "2", "--out", str(tmp_path / "three.h5"), "--no-progress", "--nproc", "2"]) == 0
     assert _hash(tmp_path / "three.h5") == _hash(single)
+
+
+# which declared protocols each built-in problem satisfies (and, as important, which it does not)
+PROTOCOLS = {
+    "advection": {ConservationLawProblem}, "burgers": {TimeSteppingProblem}, "burgers_ramp": {ConservationLawProblem},
+    "convection": set(), "darcy": set(), "heat": {ConservationLawProblem},
+    "navier_stokes": {TimeSteppingProblem, FlowDiagnosticsProblem, ResidualProblem}, "ou_population": set(),
+    "porous_medium": {ConservationLawProblem}, "repressilator": set(), "stefan": {ConservationLawProblem},
+}
+
+
+@pytest.mark.parametrize("name", sorted(PROBLEMS))
+def test_built_in_problems_satisfy_their_declared_protocols(name):
+    problem = PROBLEMS[name]()
+    for protocol in (TimeSteppingProblem, FlowDiagnosticsProblem, ConservationLawProblem, ResidualProblem):
+        assert isinstance(problem, protocol) == (protocol in PROTOCOLS[name]), (name, protocol.__name__)
+
+
+def test_check_problem_names_the_protocol_and_its_members():
+    darcy = Darcy(resolution=9)
+    with pytest.raises(TypeError, match=r"simulate needs a TimeSteppingProblem \(a problem with at_resolution, "
+                                        r"resolution, sample_inputs, solver_resolution, solver_stepper\), got Darcy"):
+        check_problem("simulate", darcy, TimeSteppingProblem)
+    burgers = Burgers(resolution=32)
+    assert check_problem("simulate", burgers, TimeSteppingProblem) is burgers
+
+
+def test_burgers_at_resolution_is_the_same_problem_on_another_grid():
+    problem = Burgers(resolution=64, n_times=3, t_end=0.2, dt=2e-3)
+    assert problem.solver_resolution == 64 and problem.at_resolution(64) is problem
+    coarse = problem.at_resolution(32)
+    assert coarse.resolution == coarse.solver_resolution == 32
+    assert {**coarse.parameters(), "resolution": 64} == problem.parameters()
+    u0 = coarse.sample_inputs(2, torch.Generator().manual_seed(0)).to(DT)
+    torch.testing.assert_close(coarse.solver_stepper()(u0[:, None])[:, 0], coarse.solve(u0)[:, 1])

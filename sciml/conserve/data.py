@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 from torch.utils.data import Dataset
 
+from sciml.problems import ConservationLawProblem, check_problem
+
 __all__ = ["ContextTargetSet", "exact_values", "sample_context"]
 
 
@@ -24,8 +26,10 @@ def _uniform(lo, hi, shape, g):
     return lo + (hi - lo) * torch.rand(shape, generator=g, dtype=torch.float64)
 
 
-def sample_context(problem, n: int, n_t: int = 10, n_x: int = 10, generator=None) -> torch.Tensor:
+def sample_context(problem: ConservationLawProblem, n: int, n_t: int = 10, n_x: int = 10,
+                   generator=None) -> torch.Tensor:
     """Stratified context inputs ``(n, n_t n_x, 2)`` (float64)."""
+    check_problem("sample_context", problem, ConservationLawProblem)
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     (x0, x1), t1 = problem.x_range, problem.t_end
     t = (torch.arange(n_t, dtype=torch.float64) + torch.rand(n, n_t, generator=g, dtype=torch.float64)) * (t1 / n_t)
@@ -33,15 +37,16 @@ def sample_context(problem, n: int, n_t: int = 10, n_x: int = 10, generator=None
     return torch.stack([t[:, :, None].expand(-1, -1, n_x), x], -1).reshape(n, n_t * n_x, 2)
 
 
-def _targets(problem, n: int, n_t: int, n_x: int, g) -> torch.Tensor:
+def _targets(problem: ConservationLawProblem, n: int, n_t: int, n_x: int, g) -> torch.Tensor:
     (x0, x1), t1 = problem.x_range, problem.t_end
     t = _uniform(0.0, t1, (n, n_t), g)
     x = _uniform(x0, x1, (n, n_t, n_x), g)
     return torch.stack([t[:, :, None].expand(-1, -1, n_x), x], -1).reshape(n, n_t * n_x, 2)
 
 
-def exact_values(problem, params: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+def exact_values(problem: ConservationLawProblem, params: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """``u`` at per-function points ``(n, P, 2)`` (``(t, x)``) for parameters ``(n, 1)``: ``(n, P, 1)``."""
+    check_problem("exact_values", problem, ConservationLawProblem)
     t, x = points[..., 0].unsqueeze(1), points[..., 1].unsqueeze(1)  # (n, 1, P): exact() reads params as (n, 1, 1)
     return problem.exact(params.reshape(-1, 1), t, x).squeeze(1).unsqueeze(-1)
 
@@ -50,8 +55,9 @@ class ContextTargetSet(Dataset):
     """``n`` functions of ``problem`` with parameters ``params`` (default uniform on its
     ``param_range``), sampled from ``seed``."""
 
-    def __init__(self, problem, n: int, seed: int = 0, params: torch.Tensor | None = None, n_t: int = 10,
-                 n_x: int = 10):
+    def __init__(self, problem: ConservationLawProblem, n: int, seed: int = 0, params: torch.Tensor | None = None,
+                 n_t: int = 10, n_x: int = 10):
+        check_problem("ContextTargetSet", problem, ConservationLawProblem)
         g = torch.Generator().manual_seed(seed)
         self.problem = problem
         self.params = problem.sample_inputs(n, g) if params is None else \

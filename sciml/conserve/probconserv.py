@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 import torch
 
+from sciml.problems import ConservationLawProblem, check_problem
+from sciml.train import Trainer
+
 from .anp import AttentiveNP
 from .constraint import ConservationConstraint, trapezoid_weights
 
@@ -38,10 +41,11 @@ def anp_objective(model, batch):
     return model.loss(batch["xc"], batch["yc"], batch["xt"], batch["yt"])
 
 
-def softc_objective(problem, weight: float = 1.0):
+def softc_objective(problem: ConservationLawProblem, weight: float = 1.0):
     """The SoftC-ANP objective: the ANP loss plus ``weight * mean(r^2)``, ``r`` the PDE
     residual (``problem.residual``, by autograd) of the predicted mean at the target
     points, with one latent sample from ``q(z | context)``."""
+    check_problem("softc_objective", problem, ConservationLawProblem)
 
     def objective(model, batch):
         loss, terms = anp_objective(model, batch)
@@ -64,8 +68,6 @@ def train_anp(model: AttentiveNP, train_set, *, epochs: int = 50, batch_size: in
     """Fit ``model`` through :class:`~sciml.train.Trainer` on context/target items (Adam,
     ``lr`` 1e-4 as the reference). ``objective`` defaults to the ANP's negative ELBO;
     pass :func:`softc_objective` for SoftC. Returns the Trainer."""
-    from sciml.train import Trainer
-
     trainer = Trainer(model, objective=objective or anp_objective, max_epochs=epochs, batch_size=batch_size,
                       optimizer=lambda p: torch.optim.Adam(p, lr=lr), **trainer_kwargs)
     trainer.fit(train_set)

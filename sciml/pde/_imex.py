@@ -51,11 +51,12 @@ core (``sciml.solvers``), so they are written out here.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import torch
+
+from sciml.validation import check_callable, check_real
 
 __all__ = [
     "CrankNicolsonRK2",
@@ -63,7 +64,6 @@ __all__ = [
     "crank_nicolson_rk2",
     "crank_nicolson_rk3",
     "crank_nicolson_rk4",
-    "rollout",
 ]
 
 WILLIAMSON_RK3 = dict(
@@ -84,10 +84,8 @@ def _check(linear, nonlinear, dt) -> torch.Tensor:
     if not (linear.is_floating_point() or linear.is_complex()):
         raise TypeError(f"linear must be a floating or complex tensor of eigenvalues, got dtype {linear.dtype}; "
                         f"convert it with .double()")
-    if not callable(nonlinear):
-        raise TypeError(f"nonlinear must be callable as nonlinear(u) -> du/dt, got {type(nonlinear).__name__}")
-    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not (math.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be a positive finite float, got {dt!r}")
+    check_callable("nonlinear", nonlinear, "nonlinear(u) -> du/dt")
+    check_real("dt", dt, positive=True)
     return linear
 
 
@@ -205,22 +203,3 @@ def crank_nicolson_rk4(linear, nonlinear, dt: float) -> LowStorageCNRK:
     """Low-storage CN / Carpenter--Kennedy RK4 stepper (5 stages; fourth order in
     ``N`` alone, second order when coupled to ``L``)."""
     return LowStorageCNRK(linear, nonlinear, dt, **CARPENTER_KENNEDY_RK4)
-
-
-def rollout(step: Callable[[torch.Tensor], torch.Tensor], u0: torch.Tensor, n_steps: int,
-            save_every: int = 1) -> torch.Tensor:
-    """Apply ``step`` ``n_steps`` times from ``u0`` and return the states after
-    ``0, save_every, 2 save_every, ..., n_steps`` steps, shape
-    ``(n_steps // save_every + 1, *u0.shape)``."""
-    for name, v in (("n_steps", n_steps), ("save_every", save_every)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "n_steps" else 1):
-            raise ValueError(f"{name} must be a {'non-negative' if name == 'n_steps' else 'positive'} int, got {v!r}")
-    if n_steps % save_every:
-        raise ValueError(f"n_steps ({n_steps}) must be a multiple of save_every ({save_every}) so the last "
-                         f"state is saved; round n_steps to {n_steps - n_steps % save_every + save_every}")
-    out, u = [u0], u0
-    for i in range(1, n_steps + 1):
-        u = step(u)
-        if i % save_every == 0:
-            out.append(u)
-    return torch.stack(out)

@@ -26,10 +26,11 @@ from dataclasses import dataclass
 from typing import Callable
 
 import torch
+from tqdm.auto import tqdm
 
-from sciml.pde import SpectralGrid
-
-from .steppers import Stepper, _check_state
+from sciml.pde import SpectralGrid, Stepper, check_states, rollout, saved_states
+from sciml.problems import FlowDiagnosticsProblem, check_problem
+from sciml.validation import check_real
 
 __all__ = ["Rollout", "Simulation", "SimulationError", "flow_diagnostics", "relative_error"]
 
@@ -92,10 +93,12 @@ def _on_grid(reference: torch.Tensor, space: tuple[int, ...]) -> torch.Tensor:
     return SpectralGrid(fine).resample(reference, space)
 
 
-def flow_diagnostics(problem, spectrum: bool = True) -> dict[str, Callable]:
+def flow_diagnostics(problem: FlowDiagnosticsProblem, spectrum: bool = True) -> dict[str, Callable]:
     """Energy, enstrophy and mean vorticity (circulation per area) of states ``(batch, 1,
-    s, s)`` of a 2-D vorticity problem (e.g. :class:`problems.NavierStokes`), and the
-    shell-summed energy spectrum ``E(k)``, ``k = 1 .. k_max`` (``spectrum=True``)."""
+    s, s)`` of a 2-D vorticity problem (a :class:`~sciml.problems.FlowDiagnosticsProblem`,
+    e.g. :class:`problems.NavierStokes`), and the shell-summed energy spectrum ``E(k)``,
+    ``k = 1 .. k_max`` (``spectrum=True``)."""
+    check_problem("flow_diagnostics", problem, FlowDiagnosticsProblem)
     out = {"energy": lambda u: problem.energy(u[:, 0]), "enstrophy": lambda u: problem.enstrophy(u[:, 0]),
            "mean": lambda u: u[:, 0].mean(dim=(-2, -1))}
     if spectrum:
@@ -105,7 +108,7 @@ def flow_diagnostics(problem, spectrum: bool = True) -> dict[str, Callable]:
 
 class Simulation:
     """Args:
-        stepper: any :class:`~sciml.sim.Stepper`.
+        stepper: any :class:`~sciml.pde.Stepper`.
         diagnostics: ``name -> fn(state)`` recorded at every saved state.
         blowup_factor: stop when a sample's rms exceeds this multiple of its initial rms
             (samples that start at rest, rms 0, are only checked for non-finite values).
@@ -113,10 +116,10 @@ class Simulation:
 
     def __init__(self, stepper: Stepper, diagnostics: dict[str, Callable] | None = None,
                  blowup_factor: float = 1e3):
-        if not callable(stepper) or not hasattr(stepper, "dt"):
+        if not isinstance(stepper, Stepper):
             raise TypeError(f"stepper must be callable with a dt attribute (the Stepper protocol), got "
                             f"{type(stepper).__name__}")
-        if not blowup_factor > 1:
+        if not check_real("blowup_factor", blowup_factor) > 1:
             raise ValueError(f"blowup_factor must be > 1, got {blowup_factor}")
         reserved = {"rms", "error"} & set(diagnostics or {})
         if reserved:
@@ -131,18 +134,13 @@ class Simulation:
         ``reference``: ``(n_steps // save_every + 1, batch, channels, *space')`` states at
         the saved times (``space'`` the same grid or a finer periodic one). ``grad``: keep
         the autograd graph (for differentiating through the rollout). ``callback(i, u)``
-        is called after each saved step ``i``.
+        is called after each saved step ``i``. The steps run in :func:`sciml.pde.rollout`,
+        which checks every new state and records the saved ones.
         """
-        _check_state(u0, "Simulation.run")
-        for name, v in (("n_steps", n_steps), ("save_every", save_every)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "n_steps" else 1):
-                raise ValueError(f"{name} must be a {'non-negative' if name == 'n_steps' else 'positive'} int, "
-                                 f"got {v!r}")
-        if n_steps % save_every:
-            raise ValueError(f"n_steps ({n_steps}) must be a multiple of save_every ({save_every})")
+        check_states(u0, "Simulation.run")
+        n_saved = saved_states(n_steps, save_every)
         if not bool(torch.isfinite(u0).all()):
             raise ValueError("the initial state contains inf or nan")
-        n_saved = n_steps // save_every + 1
         space = tuple(u0.shape[2:])
         if reference is not None:
             if not isinstance(reference, torch.Tensor) or reference.dim() != u0.dim() + 1 or \
@@ -152,59 +150,51 @@ class Simulation:
                                  f"saved times, got {got}")
         dt = float(self.stepper.dt)
         name = getattr(self.stepper, "name", type(self.stepper).__name__)
-        states, records = [], {k: [] for k in ("rms", *(("error",) if reference is not None else ()),
-                                               *self.diagnostics)}
+        records = {k: [] for k in ("rms", *(("error",) if reference is not None else ()), *self.diagnostics)}
         rms0 = _rms(u0.detach())
         limit = torch.where(rms0 > 0, self.blowup_factor * rms0, float("inf"))  # a state at rest has no scale
+        stop = {"status": "completed", "message": "", "steps": n_steps}
+        bar = tqdm(total=n_steps, desc=f"simulate ({name})", unit="step") if progress else None
 
-        def record(u, j):
-            states.append(u if grad else u.detach())
+        def accept(i, u_next):
+            check = u_next.detach()
+            finite = torch.isfinite(check.flatten(1)).all(1)
+            big = _rms(torch.where(finite.view(-1, *[1] * (check.dim() - 1)), check, 0)) > limit
+            bad = ~finite | big
+            if bool(bad.any()):
+                samples = bad.nonzero().flatten().tolist()
+                status = "non-finite" if bool((~finite).any()) else "blow-up"
+                what = "inf or nan values" if status == "non-finite" else \
+                    f"an rms above {self.blowup_factor:g} x the initial one"
+                stop.update(status=status, steps=i - 1, message=(
+                    f"step {i} (t = {t0 + i * dt:g}) produced {what} in {len(samples)} of {u0.shape[0]} samples "
+                    f"{samples[:10]}{' ...' if len(samples) > 10 else ''}; states up to step {i - 1} "
+                    f"(t = {t0 + (i - 1) * dt:g}) are kept (saved every {save_every})"))
+                return False
+            if bar is not None:
+                bar.update(1)
+            return True
+
+        def on_save(i, u):
             with torch.no_grad():
                 records["rms"].append(_rms(u))
                 if reference is not None:
-                    records["error"].append(relative_error(u, _on_grid(reference[j].to(u), space)))
+                    records["error"].append(relative_error(u, _on_grid(reference[i // save_every].to(u), space)))
                 for key, fn in self.diagnostics.items():
                     records[key].append(fn(u))
+            if callback is not None and i > 0:
+                callback(i, u)
 
-        status, message, steps = "completed", "", 0
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=n_steps, desc=f"simulate ({name})", unit="step")
         start = time.perf_counter()
         with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
-            u = u0
-            record(u, 0)
-            for i in range(1, n_steps + 1):
-                u_next = self.stepper(u)
-                check = u_next.detach()
-                finite = torch.isfinite(check.flatten(1)).all(1)
-                big = _rms(torch.where(finite.view(-1, *[1] * (check.dim() - 1)), check, 0)) > limit
-                bad = ~finite | big
-                if bool(bad.any()):
-                    samples = bad.nonzero().flatten().tolist()
-                    status = "non-finite" if bool((~finite).any()) else "blow-up"
-                    what = "inf or nan values" if status == "non-finite" else \
-                        f"an rms above {self.blowup_factor:g} x the initial one"
-                    message = (f"step {i} (t = {t0 + i * dt:g}) produced {what} in {len(samples)} of {u.shape[0]} "
-                               f"samples {samples[:10]}{' ...' if len(samples) > 10 else ''}; states up to step "
-                               f"{i - 1} (t = {t0 + (i - 1) * dt:g}) are kept (saved every {save_every})")
-                    break
-                u, steps = u_next, i
-                if i % save_every == 0:
-                    record(u, i // save_every)
-                    if callback is not None:
-                        callback(i, u)
-                if bar is not None:
-                    bar.update(1)
+            states = rollout(self.stepper, u0, n_steps, save_every, accept=accept, on_save=on_save)
         if bar is not None:
             bar.close()
         wall = time.perf_counter() - start
-        n_kept = len(states)
-        result = Rollout(times=t0 + dt * save_every * torch.arange(n_kept, dtype=torch.float64),
-                         states=torch.stack(states), diagnostics={k: torch.stack(v) for k, v in records.items()},
-                         status=status, message=message, steps=steps, wall_time=wall, stepper=name)
+        result = Rollout(times=t0 + dt * save_every * torch.arange(len(states), dtype=torch.float64),
+                         states=states, diagnostics={k: torch.stack(v) for k, v in records.items()},
+                         status=stop["status"], message=stop["message"], steps=stop["steps"], wall_time=wall,
+                         stepper=name)
         if raise_on_failure and not result.ok:
-            raise SimulationError(f"simulation with {name} stopped: {message}", result)
+            raise SimulationError(f"simulation with {name} stopped: {stop['message']}", result)
         return result

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .steppers import Stepper, _check_state
+from sciml.pde import Stepper, check_states, rollout
+from sciml.validation import check_int
 
 __all__ = ["PararealResult", "parareal"]
 
@@ -50,23 +51,17 @@ def parareal(coarse: Stepper, fine: Stepper, u0: torch.Tensor, n_steps: int, ite
     ``iterations``: at most this many corrections (default ``n_steps``, after which the
     result is the fine solution).
     """
-    _check_state(u0, "parareal")
+    check_states(u0, "parareal")
     if abs(float(coarse.dt) - float(fine.dt)) > 1e-12 * max(1.0, float(fine.dt)):
         raise ValueError(f"coarse and fine steppers must advance the same time, got dt {coarse.dt} and {fine.dt}")
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
-    iterations = n_steps if iterations is None else iterations
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or not 0 <= iterations <= n_steps:
-        raise ValueError(f"iterations must be an int in [0, n_steps={n_steps}], got {iterations!r}")
+    n_steps = check_int("n_steps", n_steps)
+    iterations = n_steps if iterations is None else check_int("iterations", iterations, minimum=0, maximum=n_steps)
     batch = u0.shape[0]
     t_coarse = t_fine = 0.0
     start = time.perf_counter()
-    U, G_prev = [u0], []
-    for _ in range(n_steps):
-        G_prev.append(coarse(U[-1]))
-        U.append(G_prev[-1])
+    states = rollout(coarse, u0, n_steps)
+    G_prev = list(states[1:])
     t_coarse += time.perf_counter() - start
-    states = torch.stack(U)
     changes, converged = [], False
     for k in range(iterations):
         start = time.perf_counter()

@@ -5,10 +5,12 @@ A stepper advances a batch of states ``(batch, channels, *space)`` by a fixed ti
 :class:`Stepper`, so a simulation does not care whether its step is a PDE solver, a
 trained operator or both:
 
-* :class:`SolverStepper`: ``substeps`` steps of a problem's own solver step (problems
-  with a time stepper expose it as ``problem.solver_stepper()``);
+* :class:`~sciml.pde.SolverStepper`: ``substeps`` steps of a problem's own solver step
+  (problems with a time stepper expose it as ``problem.solver_stepper()``); it and the
+  :class:`~sciml.pde.Stepper` protocol live in :mod:`sciml.pde`, which the problems
+  build on, and :mod:`sciml.sim` re-exports them;
 * :class:`LearnedStepper`: a trained model ``u(t) -> u(t + dt)`` (or the increment),
-  e.g. from a ``sciml train`` checkpoint (:func:`load_stepper`);
+  e.g. from a checkpoint (``sciml.app.load_stepper``);
 * :class:`CorrectedStepper`: a learned correction on a (coarse) solver step,
   ``u_next = v + c(v)`` with ``v = solver(u)`` (the "learned correction" of Kochkov et
   al., PNAS 2021, and of solver-in-the-loop training);
@@ -23,79 +25,12 @@ unless asked.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, runtime_checkable
-
 import torch
 from torch import nn
 
-from sciml.pde import SpectralGrid
+from sciml.pde import SpectralGrid, Stepper, check_dt, check_states
 
-__all__ = ["CorrectedStepper", "LearnedStepper", "ResampledStepper", "SolverStepper", "Stepper", "correction_pairs",
-           "load_stepper"]
-
-
-@runtime_checkable
-class Stepper(Protocol):
-    """``u -> u(t + dt)`` on a batch ``(batch, channels, *space)``."""
-
-    dt: float
-
-    def __call__(self, u: torch.Tensor) -> torch.Tensor: ...
-
-
-def _check_dt(dt) -> float:
-    if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not dt > 0:
-        raise ValueError(f"dt must be a positive number, got {dt!r}")
-    return float(dt)
-
-
-def _check_state(u, where: str) -> None:
-    if not isinstance(u, torch.Tensor) or not u.is_floating_point() or u.dim() < 3:
-        got = f"{u.dtype} tensor of shape {tuple(u.shape)}" if isinstance(u, torch.Tensor) else type(u).__name__
-        raise ValueError(f"{where}: states are real tensors (batch, channels, *space); got {got}")
-
-
-class SolverStepper:
-    """``substeps`` steps of a solver per call.
-
-    Args:
-        make_step: ``make_step(like) -> step``, the solver's one-step map in its own state
-            space (e.g. Fourier coefficients) for tensors on ``like``'s device; built once
-            per device and dtype.
-        dt: the solver's time step; one call advances ``substeps * dt``.
-        encode, decode: state ``(batch, channels, *space)`` <-> solver state (identity by
-            default). ``decode`` returns the dtype the solver works in; the stepper casts
-            back to the caller's dtype.
-        name: shown in reports.
-    """
-
-    def __init__(self, make_step: Callable, dt: float, substeps: int = 1, encode: Callable | None = None,
-                 decode: Callable | None = None, name: str = "solver"):
-        if isinstance(substeps, bool) or not isinstance(substeps, int) or substeps < 1:
-            raise ValueError(f"substeps must be a positive int, got {substeps!r}")
-        self.solver_dt, self.substeps = _check_dt(dt), substeps
-        self.dt = self.solver_dt * substeps
-        self.make_step, self.name = make_step, name
-        self.encode = encode or (lambda u: u)
-        self.decode = decode or (lambda z: z)
-        self._steps: dict = {}
-
-    def _step_for(self, like: torch.Tensor):
-        key = (like.device, like.dtype)
-        if key not in self._steps:
-            self._steps[key] = self.make_step(like)
-        return self._steps[key]
-
-    def __call__(self, u: torch.Tensor) -> torch.Tensor:
-        _check_state(u, self.name)
-        z = self.encode(u)
-        step = self._step_for(z)
-        for _ in range(self.substeps):
-            z = step(z)
-        return self.decode(z).to(u.dtype)
-
-    def __repr__(self) -> str:
-        return f"SolverStepper({self.name}, dt={self.dt:g} = {self.substeps} x {self.solver_dt:g})"
+__all__ = ["CorrectedStepper", "LearnedStepper", "ResampledStepper", "correction_pairs"]
 
 
 class LearnedStepper(nn.Module):
@@ -107,7 +42,7 @@ class LearnedStepper(nn.Module):
         super().__init__()
         if not callable(model):
             raise TypeError(f"model must be callable (an nn.Module), got {type(model).__name__}")
-        self.model, self.dt, self.residual, self.name = model, _check_dt(dt), bool(residual), name
+        self.model, self.dt, self.residual, self.name = model, check_dt(dt), bool(residual), name
 
     def _model_dtype(self, u):
         for p in self.model.parameters() if isinstance(self.model, nn.Module) else ():
@@ -115,7 +50,7 @@ class LearnedStepper(nn.Module):
         return u.dtype
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
-        _check_state(u, self.name)
+        check_states(u, self.name)
         x = u.to(self._model_dtype(u))
         y = self.model(x)
         if y.shape != x.shape:
@@ -130,7 +65,7 @@ class CorrectedStepper(nn.Module):
     def __init__(self, base: Stepper, correction: nn.Module, name: str = "corrected"):
         super().__init__()
         self.base, self.correction, self.name = base, correction, name
-        self.dt = _check_dt(base.dt)
+        self.dt = check_dt(base.dt)
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         v = self.base(u)
@@ -146,11 +81,11 @@ class ResampledStepper:
     interpolation back): e.g. a coarse solver inside a fine simulation."""
 
     def __init__(self, stepper: Stepper, shape):
-        self.stepper, self.shape, self.dt = stepper, tuple(int(n) for n in shape), _check_dt(stepper.dt)
+        self.stepper, self.shape, self.dt = stepper, tuple(int(n) for n in shape), check_dt(stepper.dt)
         self.name = f"{getattr(stepper, 'name', 'stepper')} (resampled)"
 
     def __call__(self, u: torch.Tensor) -> torch.Tensor:
-        _check_state(u, self.name)
+        check_states(u, self.name)
         space = tuple(u.shape[2:])
         if len(space) != len(self.shape):
             raise ValueError(f"{self.name}: states with {len(space)} space axes cannot be resampled to {self.shape}")
@@ -171,21 +106,3 @@ def correction_pairs(base: Stepper, trajectories: torch.Tensor, chunk: int = 256
     after = trajectories[:, 1:].flatten(0, 1).unsqueeze(1)
     stepped = torch.cat([base(block) for block in now.split(chunk)])
     return stepped, after.to(stepped) - stepped
-
-
-def load_stepper(checkpoint, dt: float | None = None, residual: bool | None = None, device="cpu") -> LearnedStepper:
-    """A :class:`LearnedStepper` from a checkpoint written by ``sciml train`` (or any
-    :class:`~sciml.train.Trainer` checkpoint whose metadata holds the run configuration).
-
-    ``dt`` and ``residual`` default to what the run recorded (runs trained on time pairs,
-    ``data.step_lag``, record the time between the paired frames)."""
-    from sciml.train.run import load_model
-
-    model, metadata = load_model(checkpoint, device=device)
-    info = metadata.get("stepper", {})
-    dt = info.get("dt") if dt is None else dt
-    if dt is None:
-        raise ValueError(f"{checkpoint} does not record a time step (it was not trained on time pairs); pass dt=")
-    residual = bool(info.get("residual", False)) if residual is None else residual
-    model.eval()
-    return LearnedStepper(model, dt, residual=residual, name=str(metadata.get("name", "model")))
