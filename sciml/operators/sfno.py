@@ -54,12 +54,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sciml.nn import ACTIVATIONS
 from sciml.train.spec import record_spec
 from sciml.validation import check_choice, check_int
 
 __all__ = ["OutputConv", "SFNO", "SpaceTimeSpectralConv"]
-
-_ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh}
 
 
 def _corners(modes_x: int, modes_y: int) -> list[tuple[slice, slice]]:
@@ -136,7 +135,7 @@ def _trim(w: torch.Tensor, mx: int, my: int, corner: int) -> torch.Tensor:
 
 class _FFN(nn.Sequential):
     def __init__(self, width: int, expansion: int, activation: str):
-        super().__init__(nn.Conv3d(width, expansion * width, 1), _ACTIVATIONS[activation](),
+        super().__init__(nn.Conv3d(width, expansion * width, 1), ACTIVATIONS[activation](),
                          nn.Conv3d(expansion * width, width, 1))
 
 
@@ -188,13 +187,13 @@ class SFNO(nn.Module):
         n_layers = check_int("n_layers", n_layers)
         latent_steps = check_int("latent_steps", latent_steps)
         expansion = check_int("expansion", expansion)
-        check_choice("activation", activation, tuple(_ACTIVATIONS))
+        check_choice("activation", activation, tuple(ACTIVATIONS))
         if out_steps is not None:
             out_steps = check_int("out_steps", out_steps)
         self.modes, self.width, self.latent_steps, self.out_steps = tuple(modes), width, latent_steps, out_steps
         self.channels = channels
         self.beta, self.pe_dt = float(beta), float(pe_dt)
-        act = _ACTIVATIONS[activation]
+        act = ACTIVATIONS[activation]
         self.norm = nn.GroupNorm(1, width, eps=1e-7)
         self.lift = nn.Conv3d(width, width, 1)
         self.lift_conv = SpaceTimeSpectralConv(width, width, modes)
