@@ -151,9 +151,9 @@ class NavierStokes(Problem):
         if resolution == self.resolution == self.solver_resolution:
             return self
         if self.forcing_name == "custom":
-            raise ValueError(f"a custom forcing tensor lives on the {self.solver_resolution}^2 solver grid and cannot be "
-                             f"moved to {resolution}^2; build the problem with resolution == solver_resolution or "
-                             f"pass the forcing on the new grid")
+            raise ValueError(f"a custom forcing tensor lives on the {self.solver_resolution}^2 solver grid and cannot "
+                             f"be moved to {resolution}^2; build the problem with resolution == solver_resolution "
+                             f"or pass the forcing on the new grid")
         return NavierStokes(resolution=resolution, viscosity=self.viscosity,
                             forcing=None if self.forcing is None else self.forcing_name, t_end=self.t_end,
                             n_times=self.n_times, dt=self.dt, warmup=self.warmup, stepper=self.stepper,

@@ -52,6 +52,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from sciml.problems import ResidualProblem, check_problem
 from sciml.train import LpLoss, Trainer
 from sciml.train.optimize import minimize
 from sciml.validation import check_int, check_tensor
@@ -197,7 +198,7 @@ def _frame_errors(pred: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return (pred - ref).flatten(1).norm(dim=1) / ref.flatten(1).norm(dim=1)
 
 
-def refine(model: SFNO, x: torch.Tensor, problem, dt_frames: float, *, out_steps: int | None = None,
+def refine(model: SFNO, x: torch.Tensor, problem: ResidualProblem, dt_frames: float, *, out_steps: int | None = None,
            modes=None, iterations: int = 200, lr_bias: float = 1e-4, lr_weight: float = 1e-5,
            delta: float = 1.0, context: int = 4, reference: torch.Tensor | None = None,
            dtype: torch.dtype = torch.float64, progress: bool = False) -> Refinement:
@@ -207,8 +208,9 @@ def refine(model: SFNO, x: torch.Tensor, problem, dt_frames: float, *, out_steps
     Args:
         model: a trained :class:`SFNO` (not modified: each trajectory gets its own copy).
         x: the input windows on the solver grid of ``problem``.
-        problem: a :class:`~problems.navier_stokes.NavierStokes` whose ``solver_resolution``
-            is ``s`` (its viscosity and forcing define the residual).
+        problem: a :class:`~sciml.problems.ResidualProblem` (e.g.
+            :class:`~problems.navier_stokes.NavierStokes`) whose ``solver_resolution`` is
+            ``s`` (its viscosity and forcing define the residual).
         dt_frames: time between frames.
         out_steps: predicted frames (>= 5 for the time stencils; default the model's).
         modes: widened output modes. Default ``(s // 4, s // 4, all)``: a quarter of the
@@ -234,9 +236,10 @@ def refine(model: SFNO, x: torch.Tensor, problem, dt_frames: float, *, out_steps
     if x.shape[1] != 1 or x.shape[3] != x.shape[4]:
         raise ValueError(f"x must be (batch, 1, T_in, s, s) (one field, the vorticity), got {tuple(x.shape)}")
     s = x.shape[-1]
-    if getattr(problem, "solver_resolution", None) != s:
+    check_problem("refine", problem, ResidualProblem)
+    if problem.solver_resolution != s:
         raise ValueError(f"the residual is evaluated on the problem's solver grid "
-                         f"({getattr(problem, 'solver_resolution', None)}^2) but x is {s}^2: build the problem "
+                         f"({problem.solver_resolution}^2) but x is {s}^2: build the problem "
                          f"with solver_resolution={s}")
     out_steps = out_steps or model.out_steps or x.shape[2]
     if out_steps < 5:

@@ -19,5 +19,5 @@ from .parareal import PararealResult, parareal
 from .steppers import CorrectedStepper, LearnedStepper, ResampledStepper, correction_pairs
 
 __all__ = ["CorrectedStepper", "InverseResult", "LearnedStepper", "PararealResult", "ResampledStepper", "Rollout",
-           "Simulation", "SimulationError", "SolverStepper", "Stepper", "correction_pairs", "export_model", "flow_diagnostics",
-           "grid_observation", "invert", "load_exported", "parareal", "relative_error"]
+           "Simulation", "SimulationError", "SolverStepper", "Stepper", "correction_pairs", "export_model",
+           "flow_diagnostics", "grid_observation", "invert", "load_exported", "parareal", "relative_error"]
