@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ode_problems import F64, tensor
-from sciml.solvers import IController, PIController, solve_ode
+from sciml.solvers import IController, PIController, initial_step_size, solve_ode
 
 T_OUT = tensor([0.0, 0.35, 1.0, 1.6, 2.0])
 TOL = dict(rtol=1e-6, atol=1e-8)
@@ -142,3 +142,20 @@ def test_per_sample_tuple_state():
     assert torch.equal(sol.stats.nfe, ref.stats.nfe)
     assert (torch.cat(sol.ys, dim=-1) - ref.ys).abs().max().item() <= 1e-10
     assert sol.ys[0].dtype == F64
+
+
+def test_initial_step_size_per_sample_is_each_sample_alone():
+    """One heuristic for both modes: per sample (t0 a tensor) each entry equals the shared
+    step of that sample solved alone (t0 a float), and on y' = -y it is HNW's formula."""
+    freqs = [0.5, 3.0, 30.0]
+    f = oscillators(freqs)
+    y0 = tensor([[1.0, 0.0], [1.0, 0.5], [2.0, -1.0]])
+    with torch.no_grad():
+        per = initial_step_size(f, torch.zeros(3, dtype=F64), y0, 5, 1e-6, 1e-8)
+        for b, w in enumerate(freqs):
+            alone = oscillators([w])
+            shared = initial_step_size(lambda t, y: alone(t.expand(1), y), 0.0, y0[b:b + 1], 5, 1e-6, 1e-8)
+            assert per[b].item() == pytest.approx(shared, rel=1e-14)
+        # y' = -y from y0 = 1: d0 = d1 = 1/(atol + rtol), h0 = 0.01, d2 = d1, h = min(1, (0.01 / d1)^(1/q))
+        h = initial_step_size(lambda t, y: -y, 0.0, tensor([1.0]), 5, 1e-6, 1e-8)
+        assert h == pytest.approx((0.01 * (1e-8 + 1e-6)) ** 0.2, rel=1e-12)

@@ -12,7 +12,8 @@ from ._initial_step import initial_step_size
 from ._integrate import Stats
 from ._linear_sde import LinearSDE
 from ._ode import ODESolution, StepError, odeint, solve_ode, step_error
-from ._sde import SDESolution, SDEStats, sdeint, solve_sde
+from ._sde import sdeint, solve_sde
+from ._sde_solution import SDESolution, SDEStats
 from ._sde_step import SDEStepError, sde_initial_step, sde_step_error
 from ._tableau import TABLEAUX, ButcherTableau
 

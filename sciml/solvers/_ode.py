@@ -100,8 +100,8 @@ def solve_ode(
             ``per_sample=True``; it has ``y0``'s dtype.
         y0: initial state (any shape; with ``per_sample`` the first axis is the batch).
         t: strictly increasing or strictly decreasing output times, shape ``(T,)``.
-        method: one of euler, midpoint, heun, rk4 (fixed step), bosh3, dopri5, tsit5
-            (adaptive, embedded error estimate, FSAL, dense output).
+        method: one of euler, midpoint, heun, ssprk3, rk4 (fixed step), bosh3, dopri5,
+            tsit5 (adaptive, embedded error estimate, FSAL, dense output); see ``TABLEAUX``.
         rtol, atol: relative and absolute tolerance of the scaled RMS error
             ``E = RMS(err / (atol + rtol max(|y_n|, |y_n+1|)))``; a step is accepted iff
             ``E <= 1``. Also used for ``stats.error_sum`` in fixed-step mode.

@@ -28,8 +28,9 @@ from ._sde_solution import SDESolution, SDEStats
 
 __all__ = ["sdeint", "solve_sde"]
 
-# The controller of adaptive SDE stepping unless one is given: h_next = h clip(0.9 E^(-1/q), 0.2, 10),
-# growth allowed right after a rejection (as torchsde's adaptive loop).
+# The controller of adaptive SDE stepping unless one is given: h_next = h clip(0.9 E^(-1/q), 0.2, 10)
+# after every attempt, growth allowed right after a rejection (the SDE loop's rule before it used
+# the controller objects; keeping it keeps every adaptive SDE solve step for step).
 _DEFAULT_CONTROLLER = IController(safety=0.9, min_factor=0.2, max_factor=10.0, hold_after_reject=False)
 
 

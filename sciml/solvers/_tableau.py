@@ -171,7 +171,8 @@ MIDPOINT = ButcherTableau(
 
 HEUN = ButcherTableau(
     name="heun", c=np.array([0.0, 1.0]), a=_lower([[1]], 2), b=np.array([0.5, 0.5]), order=2,
-    stability_size=2.0, reference="Heun (1900), explicit trapezoidal rule",
+    stability_size=2.0,
+    reference="Heun (1900), explicit trapezoidal rule; also SSP-RK2 of Shu & Osher (1988), SSP coefficient 1",
 )
 
 RK4 = ButcherTableau(
