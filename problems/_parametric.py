@@ -46,8 +46,7 @@ class ParametricLaw1D(Problem):
 
     def __init__(self, resolution: int = 201, n_times: int = 201, param_range=None):
         resolution = check_int("resolution", resolution, minimum=3)
-        if isinstance(n_times, bool) or not isinstance(n_times, int) or n_times < 2:
-            raise ValueError(f"n_times must be an int >= 2, got {n_times!r}")
+        n_times = check_int("n_times", n_times, minimum=2)
         lo, hi = self.param_range if param_range is None else (float(param_range[0]), float(param_range[1]))
         self._check_param(torch.tensor([lo, hi]))
         if not lo <= hi:

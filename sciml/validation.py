@@ -8,8 +8,10 @@ what is expected, and how to fix it::
     h = check_real("dt", dt, positive=True)                 # finite float > 0
     p = check_probability("val_fraction", p, closed=False)  # in [0, 1)
 
-``TypeError`` means the value has the wrong kind (a string for an int, a float for a
-count), ``ValueError`` the right kind with a wrong value. ``bool`` is never accepted
+A value of the wrong kind (a string for an int, a float for a count) raises
+:class:`ArgumentTypeError`, which is a ``TypeError`` and also a ``ValueError`` (so code
+that catches ``ValueError`` for any bad argument keeps working); the right kind with a
+wrong value raises ``ValueError``. ``bool`` is never accepted
 as a number: ``True`` for ``n_steps`` is almost always a mistake.
 
 This module is the base of the layering: it imports nothing from sciml, and every
@@ -24,8 +26,12 @@ from typing import Any, Sequence
 
 import torch
 
-__all__ = ["check_callable", "check_choice", "check_int", "check_probability", "check_real", "check_seed",
-           "check_tensor"]
+__all__ = ["ArgumentTypeError", "check_callable", "check_choice", "check_int", "check_probability", "check_real",
+           "check_seed", "check_tensor"]
+
+
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of the wrong kind: a ``TypeError`` that is also a ``ValueError``."""
 
 
 def _with_hint(message: str, hint: str | None) -> str:
@@ -57,7 +63,7 @@ def check_int(name: str, value: Any, minimum: int | None = 1, maximum: int | Non
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         if isinstance(value, float) and value.is_integer():
             hint = hint or f"pass {int(value)} (an int, not a float)"
-        raise TypeError(_with_hint(f"{name} must be {wanted}, got {value!r} ({type(value).__name__})", hint))
+        raise ArgumentTypeError(_with_hint(f"{name} must be {wanted}, got {value!r} ({type(value).__name__})", hint))
     value = int(value)
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise ValueError(_with_hint(f"{name} must be {wanted}, got {value!r}", hint))
@@ -83,7 +89,7 @@ def check_real(name: str, value: Any, *, positive: bool = False, nonnegative: bo
     if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(_with_hint(f"{name} must be a real number, got {value!r} ({type(value).__name__})", hint))
+        raise ArgumentTypeError(_with_hint(f"{name} must be a real number, got {value!r} ({type(value).__name__})", hint))
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(_with_hint(f"{name} must be finite, got {value}", hint))
@@ -118,7 +124,7 @@ def check_callable(name: str, value: Any, signature: str | None = None) -> Any:
     """A callable; ``signature`` (e.g. ``"f(t, y) -> dy/dt"``) is shown in the error."""
     if not callable(value):
         wanted = f"callable as {signature}" if signature else "callable"
-        raise TypeError(f"{name} must be {wanted}, got {type(value).__name__}")
+        raise ArgumentTypeError(f"{name} must be {wanted}, got {type(value).__name__}")
     return value
 
 
@@ -132,7 +138,7 @@ def check_tensor(name: str, value: Any, *, ndim: int | None = None, min_ndim: in
     """
     described = f" {layout}" if layout else ""
     if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a tensor{described}, got {type(value).__name__}")
+        raise ArgumentTypeError(f"{name} must be a tensor{described}, got {type(value).__name__}")
     if ndim is not None and value.dim() != ndim:
         raise ValueError(f"{name} must have {ndim} dimensions{described}, got shape {tuple(value.shape)}")
     if min_ndim is not None and value.dim() < min_ndim:
@@ -143,7 +149,7 @@ def check_tensor(name: str, value: Any, *, ndim: int | None = None, min_ndim: in
             wanted = "(" + ", ".join("*" if w is None else str(w) for w in shape) + ")"
             raise ValueError(f"{name} must have shape {wanted}{described}, got {tuple(value.shape)}")
     if floating and not value.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {value.dtype}; convert it with "
+        raise ArgumentTypeError(f"{name} must be a floating-point tensor, got dtype {value.dtype}; convert it with "
                         f".double() or .float()")
     if finite and not bool(torch.isfinite(value).all()):
         raise ValueError(f"{name} contains NaN or Inf")

@@ -17,10 +17,10 @@ Run ``python tutorials/inverse_problems.py [--quick] [--out DIR]``.
 import matplotlib.pyplot as plt
 import torch
 
-from problems import Darcy, NavierStokes  # noqa: E402
-from sciml.app import load, load_config, train  # noqa: E402
-from sciml.pde import grf_from_noise  # noqa: E402
-from sciml.sim import grid_observation, invert  # noqa: E402
+from problems import Darcy, NavierStokes
+from sciml.app import load, load_config, train
+from sciml.pde import grf_from_noise
+from sciml.sim import grid_observation, invert
 
 from _setup import tutorial_setup
 

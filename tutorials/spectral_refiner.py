@@ -16,8 +16,8 @@ Run ``python tutorials/spectral_refiner.py [--quick] [--out DIR]``.
 import matplotlib.pyplot as plt
 import torch
 
-from problems import NavierStokes  # noqa: E402
-from sciml.operators import SFNO, TrajectoryWindows, refine, train_sfno  # noqa: E402
+from problems import NavierStokes
+from sciml.operators import SFNO, TrajectoryWindows, refine, train_sfno
 
 from _setup import tutorial_setup
 

@@ -25,6 +25,8 @@ import math
 import torch
 from torch import nn
 
+from sciml.nn import mlp
+
 __all__ = ["AttentiveNP", "Attention"]
 
 
@@ -81,8 +83,7 @@ class AttentiveNP(nn.Module):
         self.cross = nn.ModuleList(Attention(hidden, heads, dropout) for _ in range(2))
         width = decoder_width or 2 * hidden + latent
         self.target_proj = nn.Linear(dim_x, hidden)
-        self.decoder = nn.Sequential(nn.Linear(2 * hidden + latent, width), nn.ReLU(), nn.Linear(width, width),
-                                     nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 2 * dim_y))
+        self.decoder = mlp([2 * hidden + latent, width, width, width, 2 * dim_y], activation="relu")
 
     # ------------------------------------------------------------------ paths
     def latent_distribution(self, x: torch.Tensor, y: torch.Tensor) -> torch.distributions.Normal:

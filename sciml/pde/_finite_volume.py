@@ -48,7 +48,7 @@ interval, from the CFL condition on the state at the interval's start
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Callable, Union
 
 import torch
@@ -139,8 +139,25 @@ def limit_slopes(backward: torch.Tensor, forward: torch.Tensor, limiter: str) ->
 # ---------------------------------------------------------------- the scheme
 
 
+@dataclass(frozen=True, eq=False, kw_only=True)
+class SchemeOptions:
+    """The keyword options :class:`FiniteVolume1D` and :class:`FiniteVolume2D` share
+    (keyword-only in both): ``numerical_flux``, ``reconstruction``, ``limiter``,
+    ``diffusivity`` and ``face_average``, documented with :class:`FiniteVolume1D`."""
+
+    numerical_flux: str = "rusanov"
+    reconstruction: str = "constant"
+    limiter: str = "minmod"
+    diffusivity: float | Callable | None = None
+    face_average: str = "arithmetic"
+
+    def options(self) -> dict:
+        """The shared options as keywords."""
+        return {f.name: getattr(self, f.name) for f in fields(SchemeOptions)}
+
+
 @dataclass(frozen=True, eq=False)
-class FiniteVolume1D:
+class FiniteVolume1D(SchemeOptions):
     """Semi-discrete finite-volume scheme for ``u_t + F(u)_x = (k(u) u_x)_x`` on
     ``n`` uniform cells of ``[x0, x0 + length]`` (see the module docstring).
 
@@ -165,11 +182,6 @@ class FiniteVolume1D:
     length: float = 1.0
     x0: float = 0.0
     flux: ConvexFlux | None = None
-    numerical_flux: str = "rusanov"
-    reconstruction: str = "constant"
-    limiter: str = "minmod"
-    diffusivity: float | Callable | None = None
-    face_average: str = "arithmetic"
     bc: str | tuple = "periodic"
     left: BoundaryValue | None = None
     right: BoundaryValue | None = None
@@ -327,7 +339,7 @@ class FiniteVolume1D:
 
 
 @dataclass(frozen=True, eq=False)
-class FiniteVolume2D:
+class FiniteVolume2D(SchemeOptions):
     """Dimension-by-dimension finite-volume scheme on a periodic ``nx x ny`` grid of
     ``[x0, x0 + lx] x [y0, y0 + ly]``,
 
@@ -358,17 +370,11 @@ class FiniteVolume2D:
     y0: float = 0.0
     flux_x: ConvexFlux | None = None
     flux_y: ConvexFlux | None = None
-    numerical_flux: str = "rusanov"
-    reconstruction: str = "constant"
-    limiter: str = "minmod"
-    diffusivity: float | Callable | None = None
-    face_average: str = "arithmetic"
 
     def __post_init__(self):
         if self.flux_x is None and self.flux_y is None and self.diffusivity is None:
             raise ValueError("give flux_x, flux_y, a diffusivity or a combination; u_t = 0 has nothing to discretise")
-        common = dict(numerical_flux=self.numerical_flux, reconstruction=self.reconstruction, limiter=self.limiter,
-                      diffusivity=self.diffusivity, face_average=self.face_average)
+        common = self.options()
         parts = []
         axes = ((self.nx, self.lx, self.x0, self.flux_x), (self.ny, self.ly, self.y0, self.flux_y))
         for n, length, start, flux in axes:

@@ -16,7 +16,30 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["METHODS", "noise_product"]
+__all__ = ["METHODS", "SDEMethod", "noise_product"]
+
+
+ITO, STRATONOVICH = ("ito",), ("stratonovich",)
+ALL_NOISE = ("diagonal", "scalar", "additive", "general")
+COMMUTATIVE = ("diagonal", "scalar", "additive")
+
+
+class SDEMethod:
+    """A method as data: subclasses declare, in the class statement, ``name``, the
+    ``sde_types`` and ``noise_types`` they solve, their ``strong_order`` and whether a
+    step needs the space-time Lévy area ``H`` (``levy_area``), and implement ``step``."""
+
+    name: str
+    sde_types: tuple[str, ...]
+    noise_types: tuple[str, ...]
+    strong_order: float
+    levy_area: bool
+
+    def __init_subclass__(cls, *, name: str, sde_types: tuple[str, ...], strong_order: float,
+                          noise_types: tuple[str, ...] = ALL_NOISE, levy_area: bool = False):
+        super().__init_subclass__()
+        cls.name, cls.sde_types, cls.noise_types = name, sde_types, noise_types
+        cls.strong_order, cls.levy_area = strong_order, levy_area
 
 
 def noise_product(g: torch.Tensor, dW: torch.Tensor, noise_type: str) -> torch.Tensor:
@@ -47,15 +70,10 @@ def _g_dg(sde, t, y, g):
     return jvp.squeeze(-1)
 
 
-class Euler:
+class Euler(SDEMethod, name="euler", sde_types=ITO, strong_order=0.5):
     """Euler–Maruyama (Itô): ``y1 = y + f dt + g dW``. Strong order 0.5 (1.0 for
     additive noise), weak order 1."""
 
-    name = "euler"
-    sde_types = ("ito",)
-    noise_types = ("diagonal", "scalar", "additive", "general")
-    strong_order = 0.5
-    levy_area = False
 
     @staticmethod
     def step(sde, t, dt, y, dW, H, state):
@@ -66,16 +84,12 @@ class Euler:
         return drift + noise_product(g, dW, sde.noise_type), state
 
 
-class Milstein:
+class Milstein(SDEMethod, name="milstein", sde_types=ITO + STRATONOVICH, strong_order=1.0,
+               noise_types=COMMUTATIVE):
     """Milstein's method for commutative noise:
     ``y1 = y + f dt + g dW + 1/2 (g' g) (dW^2 - dt)`` (Itô) or ``... + 1/2 (g' g) dW^2``
     (Stratonovich). Strong order 1.0 (Kloeden & Platen, Sec. 10.3)."""
 
-    name = "milstein"
-    sde_types = ("ito", "stratonovich")
-    noise_types = ("diagonal", "scalar", "additive")
-    strong_order = 1.0
-    levy_area = False
 
     @staticmethod
     def step(sde, t, dt, y, dW, H, state):
@@ -87,16 +101,11 @@ class Milstein:
         return y1 + 0.5 * _g_dg(sde, t, y, g) * square, state
 
 
-class Heun:
+class Heun(SDEMethod, name="heun", sde_types=STRATONOVICH, strong_order=0.5):
     """Stochastic Heun (Stratonovich): predictor ``y~ = y + f dt + g dW``, then
     ``y1 = y + (f + f~) dt / 2 + (g + g~) dW / 2``. Strong order 0.5 in general, 1.0
     for additive or commutative noise."""
 
-    name = "heun"
-    sde_types = ("stratonovich",)
-    noise_types = ("diagonal", "scalar", "additive", "general")
-    strong_order = 0.5
-    levy_area = False
 
     @staticmethod
     def step(sde, t, dt, y, dW, H, state):
@@ -115,16 +124,11 @@ class Heun:
         return y1, state, y1 - pred
 
 
-class Midpoint:
+class Midpoint(SDEMethod, name="midpoint", sde_types=STRATONOVICH, strong_order=0.5):
     """Stochastic midpoint rule (Stratonovich): ``y_m = y + f dt / 2 + g dW / 2``,
     ``y1 = y + f(y_m) dt + g(y_m) dW``. Strong order 0.5 in general, 1.0 for
     additive or commutative noise."""
 
-    name = "midpoint"
-    sde_types = ("stratonovich",)
-    noise_types = ("diagonal", "scalar", "additive", "general")
-    strong_order = 0.5
-    levy_area = False
 
     @staticmethod
     def step(sde, t, dt, y, dW, H, state):
@@ -133,7 +137,7 @@ class Midpoint:
         return y + sde.f(tm, mid) * dt + noise_product(sde.g(tm, mid), dW, sde.noise_type), state
 
 
-class ReversibleHeun:
+class ReversibleHeun(SDEMethod, name="reversible_heun", sde_types=STRATONOVICH, strong_order=0.5):
     """Reversible Heun (Stratonovich; Kidger, Foster, Li & Lyons, ICML 2021,
     "Efficient and accurate gradients for neural SDEs", Alg. 1). With the extra
     state ``(z, f(z), g(z))``::
@@ -145,11 +149,6 @@ class ReversibleHeun:
     gradients of the discrete solution in O(1) memory. One evaluation of f and g per
     step. Strong order 0.5 (1.0 for additive noise)."""
 
-    name = "reversible_heun"
-    sde_types = ("stratonovich",)
-    noise_types = ("diagonal", "scalar", "additive", "general")
-    strong_order = 0.5
-    levy_area = False
 
     @staticmethod
     def init_state(sde, t, y):
@@ -191,17 +190,12 @@ _SRID2 = dict(
 )
 
 
-class SRK:
+class SRK(SDEMethod, name="srk", sde_types=ITO, strong_order=1.5, noise_types=COMMUTATIVE, levy_area=True):
     """Stochastic Runge–Kutta of strong order 1.5 (Itô): Rößler's SRA1 for additive
     noise and SRID2 for diagonal or scalar noise. Uses ``I_(1,0) = dt (dW / 2 + H)``
     from the space-time Lévy area ``H``, ``I_(1,1) = (dW^2 - dt) / 2`` and
     ``I_(1,1,1) = (dW^3 - 3 dt dW) / 6``."""
 
-    name = "srk"
-    sde_types = ("ito",)
-    noise_types = ("diagonal", "scalar", "additive")
-    strong_order = 1.5
-    levy_area = True
 
     @staticmethod
     def step(sde, t, dt, y, dW, H, state):
