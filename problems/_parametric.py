@@ -14,12 +14,12 @@ from sciml.validation import check_int
 __all__ = ["ParametricLaw1D"]
 
 
-def _param(p) -> torch.Tensor:
+def param_tensor(p) -> torch.Tensor:
     """A parameter as a float64 tensor of shape ``(n, 1, 1)`` (scalars give ``(1, 1, 1)``)."""
     return torch.as_tensor(p, dtype=torch.float64).reshape(-1, 1, 1)
 
 
-def _per_sample(p, t) -> tuple[torch.Tensor, torch.Tensor]:
+def param_and_times(p, t) -> tuple[torch.Tensor, torch.Tensor]:
     """``(p, t)`` broadcast to ``(n, *t.shape)`` for mass formulas."""
     t = torch.as_tensor(t, dtype=torch.float64)
     return torch.as_tensor(p, dtype=torch.float64).reshape(-1, *([1] * t.dim())), t

@@ -25,7 +25,7 @@ from sciml.pde import (FiniteVolume1D, SolverStepper, SpectralGrid, burgers_flux
 from sciml.problems import Problem
 from sciml.validation import check_int, check_real
 
-from ._parametric import ParametricLaw1D, _param, _per_sample
+from ._parametric import ParametricLaw1D, param_tensor, param_and_times
 
 __all__ = ["Burgers", "BurgersRamp"]
 
@@ -150,7 +150,7 @@ class BurgersRamp(ParametricLaw1D):
 
     def exact(self, param, t, x):
         """The entropy solution; ``param`` is read as ``(n, 1, 1)`` and broadcast with ``t``, ``x``."""
-        a = _param(param)
+        a = param_tensor(param)
         t, x = torch.as_tensor(t, dtype=torch.float64), torch.as_tensor(x, dtype=torch.float64)
         before = 1 - a * t > 0
         ramp = -a * x / torch.where(before, 1 - a * t, torch.ones_like(a * t))
@@ -160,7 +160,7 @@ class BurgersRamp(ParametricLaw1D):
 
     def mass(self, param, t):
         """``b(t) = int u dx``, ``(n, *t.shape)``."""
-        a, t = _per_sample(param, t)
+        a, t = param_and_times(param, t)
         return torch.clamp(0.5 * a * (1 + a * t), max=2 * a)
 
     def flux(self, param, u):
@@ -169,7 +169,7 @@ class BurgersRamp(ParametricLaw1D):
 
     def boundary_condition(self, param, t):
         """``(u(-1, t), None)``: the inflow value ``a``, ``(n, *t.shape)``; outflow on the right."""
-        a, t = _per_sample(param, t)
+        a, t = param_and_times(param, t)
         return a * torch.ones_like(t), None
 
     def _scheme(self, p, cells):

@@ -27,7 +27,7 @@ from sciml.pde import ConvexFlux, FiniteVolume1D, SpectralGrid, gaussian_random_
 from sciml.problems import Problem
 from sciml.validation import check_int, check_real
 
-from ._parametric import ParametricLaw1D, _param, _per_sample
+from ._parametric import ParametricLaw1D, param_tensor, param_and_times
 
 __all__ = ["Advection", "Convection"]
 
@@ -124,12 +124,12 @@ class Advection(ParametricLaw1D):
 
     def exact(self, param, t, x):
         """``1{x - a t <= 1/2}``; ``param`` is read as ``(n, 1, 1)`` and broadcast with ``t``, ``x``."""
-        a = _param(param)
+        a = param_tensor(param)
         return (x - a * t <= 0.5).to(torch.float64)
 
     def mass(self, param, t):
         """``b(t) = int u dx``, ``(n, *t.shape)``."""
-        a, t = _per_sample(param, t)
+        a, t = param_and_times(param, t)
         return 0.5 + torch.clamp(a * t, max=0.5)
 
     def flux(self, param, u):
@@ -139,7 +139,7 @@ class Advection(ParametricLaw1D):
     def boundary_condition(self, param, t):
         """``(u(0, t), None)``: the inflow value 1, ``(n, *t.shape)``; no condition at the
         outflow boundary ``x = 1``."""
-        a, t = _per_sample(param, t)
+        a, t = param_and_times(param, t)
         return torch.ones_like(a * t), None
 
     def _scheme(self, p, cells):

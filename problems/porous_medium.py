@@ -65,7 +65,7 @@ from scipy.special import erf
 
 from sciml.pde import FiniteVolume1D
 
-from ._parametric import ParametricLaw1D, _param, _per_sample
+from ._parametric import ParametricLaw1D, param_tensor, param_and_times
 
 __all__ = ["Heat", "PorousMedium", "Stefan"]
 
@@ -79,11 +79,11 @@ class Heat(ParametricLaw1D):
 
     def exact(self, param, t, x):
         """``exp(-k t) sin x``; ``param`` is read as ``(n, 1, 1)`` and broadcast with ``t``, ``x``."""
-        return torch.exp(-_param(param) * t) * torch.sin(x)
+        return torch.exp(-param_tensor(param) * t) * torch.sin(x)
 
     def mass(self, param, t):
         """``b(t) = int u dx``, ``(n, *t.shape)``."""
-        k, t = _per_sample(param, t)
+        k, t = param_and_times(param, t)
         return torch.zeros_like(k * t)
 
     def diffusivity(self, param, u):
@@ -112,12 +112,12 @@ class PorousMedium(ParametricLaw1D):
 
     def exact(self, param, t, x):
         """``(m (t - x)_+)^(1/m)``; ``param`` is read as ``(n, 1, 1)`` and broadcast with ``t``, ``x``."""
-        m = _param(param)
+        m = param_tensor(param)
         return (m * torch.clamp(t - x, min=0.0)) ** (1 / m)
 
     def mass(self, param, t):
         """``b(t) = int u dx``, ``(n, *t.shape)``."""
-        m, t = _per_sample(param, t)
+        m, t = param_and_times(param, t)
         return m ** (1 + 1 / m) * t ** (1 + 1 / m) / (m + 1)
 
     def diffusivity(self, param, u):
@@ -127,7 +127,7 @@ class PorousMedium(ParametricLaw1D):
     def boundary_condition(self, param, t):
         """Dirichlet values ``(u(0, t), u(1, t)) = ((m t)^(1/m), 0)``, each ``(n, *t.shape)``
         (the right value holds while the front is inside, ``t <= 1``)."""
-        m, t = _per_sample(param, t)
+        m, t = param_and_times(param, t)
         return (m * t) ** (1 / m), torch.zeros_like(m * t)
 
     def _scheme(self, p, cells):
@@ -175,7 +175,7 @@ class Stefan(ParametricLaw1D):
 
     def mass(self, param, t):
         """``b(t) = int u dx``, ``(n, *t.shape)``."""
-        c1, t = _per_sample(self.constants(param)[2], t)
+        c1, t = param_and_times(self.constants(param)[2], t)
         return 2 * c1 * torch.sqrt(t / math.pi)
 
     def diffusivity(self, param, u):
@@ -184,7 +184,7 @@ class Stefan(ParametricLaw1D):
 
     def boundary_condition(self, param, t):
         """Dirichlet values ``(u(0, t), u(1, t)) = (1, 0)``, each ``(n, *t.shape)``."""
-        u_star, t = _per_sample(param, t)
+        u_star, t = param_and_times(param, t)
         return torch.ones_like(u_star * t), torch.zeros_like(u_star * t)
 
     def _scheme(self, p, cells):

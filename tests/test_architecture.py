@@ -168,6 +168,19 @@ def test_no_private_imports_across_packages():
     assert not bad, "\n".join(bad)
 
 
+def test_no_private_names_imported_from_other_files():
+    """A helper two files share is named as shared (no leading underscore) in its private module."""
+    bad = []
+    for name, path in _sources().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] in
+                                                     ("sciml", "problems")):
+                hidden = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                if hidden:
+                    bad.append(f"{name}:{node.lineno} imports {', '.join(hidden)} from {node.module or '.'}")
+    assert not bad, "\n".join(bad)
+
+
 def test_the_checker_sees_violations(tmp_path):
     """The cycle finder and the resolver work on a small made-up graph."""
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import torch
 
-from ._mg_stencil import _interior_mask
-from ._mg_stencil import _face
+from ._mg_stencil import interior_mask
+from ._mg_stencil import face_coefficient
 from ._multigrid import pcg
 
 __all__ = ["solve_elliptic"]
@@ -36,7 +36,7 @@ def _bilinear_form(a, lam, u, bc, face):
         else:
             here = [x.narrow(dim, 0, n - 1) for x in (a, lam, u)]
             nb = [x.narrow(dim, 1, n - 1) for x in (a, lam, u)]
-        k = _face(here[0], nb[0], face)
+        k = face_coefficient(here[0], nb[0], face)
         total = total + (k * (here[1] - nb[1]) * (here[2] - nb[2])).sum(dim=(-2, -1))
     return h2inv * total
 
@@ -65,7 +65,7 @@ class _EllipticSolve(torch.autograd.Function):
         bc, tol, max_iter, options = ctx.settings
         if bc == "periodic":
             grad_u = grad_u - grad_u.mean(dim=(-2, -1), keepdim=True)
-        mask = _interior_mask(u.shape[-1], bc, u.dtype, u.device)
+        mask = interior_mask(u.shape[-1], bc, u.dtype, u.device)
         if not bool(grad_u.ne(0).any()):
             lam = torch.zeros_like(u)
         else:

@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 
 _FACES = ("harmonic", "arithmetic")
-_OFFSETS = [(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1)]
+OFFSETS = [(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1)]
 
 
-def _interior_mask(n: int, bc: str, dtype, device) -> torch.Tensor:
+def interior_mask(n: int, bc: str, dtype, device) -> torch.Tensor:
     m = torch.ones(n, n, dtype=dtype, device=device)
     if bc == "dirichlet":
         m[0, :] = m[-1, :] = m[:, 0] = m[:, -1] = 0
@@ -24,7 +24,7 @@ def _pad(u: torch.Tensor, bc: str) -> torch.Tensor:
     return F.pad(u, (1, 1, 1, 1))
 
 
-def _face(x: torch.Tensor, y: torch.Tensor, face: str) -> torch.Tensor:
+def face_coefficient(x: torch.Tensor, y: torch.Tensor, face: str) -> torch.Tensor:
     if face == "harmonic":
         return 2 * x * y / (x + y)
     return 0.5 * (x + y)
@@ -42,9 +42,9 @@ def five_point_stencil(a: torch.Tensor, bc: str, face: str = "harmonic", h2inv: 
     # halo: wrap-around, or (Dirichlet) a copy that boundary rows, which are zeroed, never use
     ap = F.pad(a.unsqueeze(1), (1, 1, 1, 1), mode="circular" if bc == "periodic" else "replicate").squeeze(1)
     c = ap[:, 1:-1, 1:-1]
-    scale = h2inv * (_interior_mask(n, bc, a.dtype, a.device) if bc == "dirichlet" else 1.0)
+    scale = h2inv * (interior_mask(n, bc, a.dtype, a.device) if bc == "dirichlet" else 1.0)
     # faces towards the four neighbours (i-1, j), (i+1, j), (i, j-1), (i, j+1)
-    faces = [_face(c, nb, face) * scale for nb in (ap[:, :-2, 1:-1], ap[:, 2:, 1:-1], ap[:, 1:-1, :-2],
+    faces = [face_coefficient(c, nb, face) * scale for nb in (ap[:, :-2, 1:-1], ap[:, 2:, 1:-1], ap[:, 1:-1, :-2],
                                                      ap[:, 1:-1, 2:])]
     S = a.new_zeros(a.shape[0], 3, 3, n, n)
     for (i, j), k in zip(((0, 1), (2, 1), (1, 0), (1, 2)), faces):
@@ -53,18 +53,18 @@ def five_point_stencil(a: torch.Tensor, bc: str, face: str = "harmonic", h2inv: 
     return S
 
 
-def _stencil_apply(S: torch.Tensor, u: torch.Tensor, bc: str, five: bool = False) -> torch.Tensor:
+def stencil_apply(S: torch.Tensor, u: torch.Tensor, bc: str, five: bool = False) -> torch.Tensor:
     """``sum_d S[d] * u[. + d]`` for stencils ``(B or 1, 3, 3, n, n)`` and ``u (B, n, n)``."""
     n = u.shape[-1]
     out = S[:, 1, 1] * u
     if bc == "periodic":
         up = _pad(u, bc)
-        for d1, d2 in _OFFSETS:
+        for d1, d2 in OFFSETS:
             if (d1 or d2) and not (five and d1 and d2):
                 out = torch.addcmul(out, S[:, 1 + d1, 1 + d2], up[:, 1 + d1 : 1 + d1 + n, 1 + d2 : 1 + d2 + n])
         return out
     # Dirichlet: neighbours outside the grid are zero, so update the overlapping blocks in place
-    for d1, d2 in _OFFSETS:
+    for d1, d2 in OFFSETS:
         if (d1 or d2) and not (five and d1 and d2):
             i0, i1, j0, j1 = max(0, -d1), n - max(0, d1), max(0, -d2), n - max(0, d2)
             out[:, i0:i1, j0:j1].addcmul_(S[:, 1 + d1, 1 + d2, i0:i1, j0:j1],

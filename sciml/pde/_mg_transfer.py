@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._mg_stencil import _OFFSETS, _interior_mask
+from ._mg_stencil import OFFSETS, interior_mask
 
 
 # --------------------------------------------------------------------------- #
@@ -28,7 +28,7 @@ def bilinear_weights(B: int, nf: int, bc: str, dtype, device) -> torch.Tensor:
     idx = torch.arange(nf, device=device)
     odd_i, odd_j = (idx % 2 == 1).view(-1, 1), (idx % 2 == 1).view(1, -1)
     P = torch.zeros(B, 3, 3, nf, nf, dtype=dtype, device=device)
-    for a, b in _OFFSETS:
+    for a, b in OFFSETS:
         ok_i = odd_i if a else ~odd_i
         ok_j = odd_j if b else ~odd_j
         P[:, 1 + a, 1 + b] = ((ok_i & ok_j).to(dtype) * (0.5 if a else 1.0) * (0.5 if b else 1.0))
@@ -81,7 +81,7 @@ def operator_weights(S: torch.Tensor, bc: str, mask: torch.Tensor) -> torch.Tens
     return P
 
 
-class _Transfer:
+class GridTransfer:
     """Prolongation weights ``P`` cut, once, into the contiguous blocks that prolongation
     (per parity class of the fine points) and restriction (per offset) read."""
 
@@ -96,7 +96,7 @@ class _Transfer:
         Pp = _padded(P.reshape(P.shape[0], 9, nf, nf), 1, bc)
         nc = self.nc
         self.down = []
-        for a, b in _OFFSETS:  # the fine point 2I - (a, b) reaches I through its weight (a, b)
+        for a, b in OFFSETS:  # the fine point 2I - (a, b) reaches I through its weight (a, b)
             rows, cols = slice(1 - a, 1 - a + 2 * nc - 1, 2), slice(1 - b, 1 - b + 2 * nc - 1, 2)
             self.down.append((rows, cols, Pp[:, (1 + a) * 3 + (1 + b), rows, cols].contiguous() / 4))
 
@@ -124,12 +124,12 @@ class _Transfer:
 
 def prolong(e: torch.Tensor, P: torch.Tensor, bc: str) -> torch.Tensor:
     """``e_h[f] = sum_a P[a, f] e_H[(f + a) / 2]`` for weights ``P`` ``(B or 1, 3, 3, nf, nf)``."""
-    return _Transfer(P, bc).prolong(e)
+    return GridTransfer(P, bc).prolong(e)
 
 
 def restrict(r: torch.Tensor, P: torch.Tensor, bc: str) -> torch.Tensor:
     """``r_H = P^T r_h / 4`` (full weighting when ``P`` is bilinear)."""
-    return _Transfer(P, bc).restrict(r)
+    return GridTransfer(P, bc).restrict(r)
 
 
 def galerkin_coarsen(S: torch.Tensor, P: torch.Tensor, bc: str, five: bool = False) -> torch.Tensor:
@@ -146,17 +146,17 @@ def galerkin_coarsen(S: torch.Tensor, P: torch.Tensor, bc: str, five: bool = Fal
     def at(x, k, shift):  # x[:, k] at the fine points 2I + shift, I = 0 .. nc - 1
         return x[:, k, 2 + shift[0] : 2 + shift[0] + 2 * nc - 1 : 2, 2 + shift[1] : 2 + shift[1] + 2 * nc - 1 : 2]
 
-    for r in _OFFSETS:
+    for r in OFFSETS:
         w = at(Pp, (1 - r[0]) * 3 + (1 - r[1]), r) / 4
-        for s_ in _OFFSETS:
+        for s_ in OFFSETS:
             if five and s_[0] and s_[1]:
                 continue
             row = w * at(Sp, (1 + s_[0]) * 3 + (1 + s_[1]), r)
             target = (r[0] + s_[0], r[1] + s_[1])
-            for D in _OFFSETS:
+            for D in OFFSETS:
                 a = (2 * D[0] - target[0], 2 * D[1] - target[1])
                 if abs(a[0]) <= 1 and abs(a[1]) <= 1:
                     C[:, 1 + D[0], 1 + D[1]] += row * at(Pp, (1 + a[0]) * 3 + (1 + a[1]), target)
     if bc == "dirichlet":
-        C = C * _interior_mask(nc, bc, S.dtype, S.device)
+        C = C * interior_mask(nc, bc, S.dtype, S.device)
     return C

@@ -81,8 +81,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from ._mg_stencil import _interior_mask, _stencil_apply, five_point_stencil
-from ._mg_transfer import _Transfer, bilinear_weights, galerkin_coarsen, operator_weights
+from ._mg_stencil import interior_mask, stencil_apply, five_point_stencil
+from ._mg_transfer import GridTransfer, bilinear_weights, galerkin_coarsen, operator_weights
 
 _BCS = ("dirichlet", "periodic")
 _SMOOTHERS = ("rbgs", "jacobi")
@@ -170,8 +170,8 @@ def apply_operator(a: torch.Tensor, u: torch.Tensor, bc: str = "dirichlet", face
     and boundary rows of the result are 0."""
     a, u, squeeze = _check_pair(a, u, bc)
     _check_coefficient(a)
-    mask = _interior_mask(a.shape[-1], bc, u.dtype, u.device)
-    out = _stencil_apply(five_point_stencil(a, bc, face), u * mask, bc, five=True)
+    mask = interior_mask(a.shape[-1], bc, u.dtype, u.device)
+    out = stencil_apply(five_point_stencil(a, bc, face), u * mask, bc, five=True)
     return out[0] if squeeze else out
 
 
@@ -219,13 +219,13 @@ def assemble_scipy(a_single, bc: str = "dirichlet", face: str = "harmonic"):
 def _update(S: torch.Tensor, u: torch.Tensor, f: torch.Tensor, weight: torch.Tensor, bc: str,
             five: bool) -> torch.Tensor:
     """One relaxation ``u + weight * (f - A u)`` (a colour of Gauss--Seidel, or Jacobi)."""
-    return u + weight * (f - _stencil_apply(S, u, bc, five))
+    return u + weight * (f - stencil_apply(S, u, bc, five))
 
 
 def _residual(S: torch.Tensor, u: torch.Tensor, f: torch.Tensor, mask: torch.Tensor, bc: str,
               five: bool) -> torch.Tensor:
     """``(f - A u) * mask``."""
-    return (f - _stencil_apply(S, u, bc, five)) * mask
+    return (f - stencil_apply(S, u, bc, five)) * mask
 
 
 class _Level(NamedTuple):
@@ -236,7 +236,7 @@ class _Level(NamedTuple):
     colour_diag: list  # colour * diag_inv per colour, (B, n, n)
     five: bool  # 5-point stencil (finest level)
     P: torch.Tensor | None  # prolongation weights from the next coarser level (None on the coarsest)
-    transfer: "_Transfer | None"  # P cut into the blocks prolongation and restriction read
+    transfer: "GridTransfer | None"  # P cut into the blocks prolongation and restriction read
 
 
 class MultigridHierarchy:
@@ -301,7 +301,7 @@ class MultigridHierarchy:
         while True:
             n = S.shape[-1]
             diag = S[:, 1, 1]
-            mask = _interior_mask(n, bc, dtype, device) * (diag != 0).any(0).to(dtype)
+            mask = interior_mask(n, bc, dtype, device) * (diag != 0).any(0).to(dtype)
             diag_inv = torch.where(mask.bool(), 1 / torch.where(mask.bool(), diag, torch.ones_like(diag)), 0)
             idx = torch.arange(n, device=device)
             par_i, par_j = (idx % 2).view(-1, 1), (idx % 2).view(1, -1)
@@ -315,7 +315,7 @@ class MultigridHierarchy:
             if not last:
                 P = operator_weights(S, bc, mask) if interpolation == "operator" else \
                     bilinear_weights(1, n, bc, dtype, device)
-            transfer = None if P is None else _Transfer(P, bc)
+            transfer = None if P is None else GridTransfer(P, bc)
             self.levels.append(_Level(S, diag_inv, mask, colours, [c * diag_inv for c in colours], five, P,
                                       transfer))
             if last:
@@ -329,7 +329,7 @@ class MultigridHierarchy:
         N = n * n
         E = torch.eye(N, dtype=lev.S.dtype, device=lev.S.device).view(N, n, n) * lev.mask
         # columns A e_k for every sample: (B, N, n, n) -> (B, n*n rows, N cols)
-        cols = torch.stack([_stencil_apply(lev.S[b : b + 1], E, self.bc) for b in range(lev.S.shape[0])])
+        cols = torch.stack([stencil_apply(lev.S[b : b + 1], E, self.bc) for b in range(lev.S.shape[0])])
         M = cols.reshape(-1, N, N).transpose(1, 2)
         M = 0.5 * (M + M.transpose(1, 2))
         if self.bc == "dirichlet":
@@ -341,7 +341,7 @@ class MultigridHierarchy:
     # ---- level operations ------------------------------------------------- #
     def _apply(self, k: int, u: torch.Tensor) -> torch.Tensor:
         lev = self.levels[k]
-        return _stencil_apply(lev.S, u, self.bc, lev.five)
+        return stencil_apply(lev.S, u, self.bc, lev.five)
 
     def _smooth(self, k: int, u: torch.Tensor, f: torch.Tensor, sweeps: int, reverse: bool) -> torch.Tensor:
         lev = self.levels[k]
@@ -470,7 +470,7 @@ def multigrid_solve(
         raise ValueError(f"max_cycles and tol must be non-negative, got {max_cycles}, {tol}")
     a, f, squeeze = _prepare(a, f, bc)
     H = _hierarchy_for(a, f, bc, hierarchy, hierarchy_options)
-    mask = _interior_mask(f.shape[-1], bc, f.dtype, f.device)
+    mask = interior_mask(f.shape[-1], bc, f.dtype, f.device)
     f = f * mask
     if u0 is None:
         u = torch.zeros_like(f)
@@ -536,11 +536,11 @@ def pcg(
     S0 = five_point_stencil(a, bc, H.face)  # the operator in f's precision, on f's grid
 
     def apply(v):
-        return _stencil_apply(S0, v, bc, five=True)
+        return stencil_apply(S0, v, bc, five=True)
 
     if preconditioner == "V" and H.pre != H.post:
         raise ValueError(f"a CG preconditioner must be symmetric: use smoothing=(k, k), got ({H.pre}, {H.post})")
-    mask = _interior_mask(f.shape[-1], bc, f.dtype, f.device)
+    mask = interior_mask(f.shape[-1], bc, f.dtype, f.device)
     f = f * mask
     tiny = torch.finfo(f.dtype).tiny
     fnorm = torch.linalg.vector_norm(f.flatten(1), dim=1).clamp_min(tiny)
