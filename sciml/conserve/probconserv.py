@@ -64,12 +64,13 @@ def softc_objective(problem: ConservationLawProblem, weight: float = 1.0):
 
 
 def train_anp(model: AttentiveNP, train_set, *, epochs: int = 50, batch_size: int = 250, lr: float = 1e-4,
-              objective=None, **trainer_kwargs):
+              objective=None, seed: int = 0, progress: bool = True, device=None) -> Trainer:
     """Fit ``model`` through :class:`~sciml.train.Trainer` on context/target items (Adam,
     ``lr`` 1e-4 as the reference). ``objective`` defaults to the ANP's negative ELBO;
-    pass :func:`softc_objective` for SoftC. Returns the Trainer."""
+    pass :func:`softc_objective` for SoftC. ``seed`` orders the batches, ``progress``
+    shows the bar, ``device`` (default: the model's) runs the training. Returns the Trainer."""
     trainer = Trainer(model, objective=objective or anp_objective, max_epochs=epochs, batch_size=batch_size,
-                      optimizer=lambda p: torch.optim.Adam(p, lr=lr), **trainer_kwargs)
+                      optimizer=lambda p: torch.optim.Adam(p, lr=lr), seed=seed, progress=progress, device=device)
     trainer.fit(train_set)
     return trainer
 
