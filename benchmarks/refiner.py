@@ -83,7 +83,7 @@ def generate(cfg: dict, cache: Path, device) -> tuple[torch.Tensor, torch.Tensor
     for name, n, seed in (("train", cfg["n_train"], 0), ("test", cfg["n_test"], 1)):
         path = cache / f"ns{cfg['solver_res']}_{name}_{n}_w{cfg['warmup']:g}_f{cfg['n_frames']}_seed{seed}.pt"
         if path.is_file():
-            out.append(torch.load(path))
+            out.append(torch.load(path, weights_only=True))
             continue
         w0 = problem.sample_inputs(n, torch.Generator().manual_seed(seed)).to(device, torch.float64)
         start = time.perf_counter()

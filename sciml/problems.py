@@ -20,8 +20,9 @@ file in chunks:
 
 * chunk ``c`` is drawn from a generator seeded by ``(seed, c)``, so the data do not
   depend on the chunk schedule of a run, or on where a run was interrupted;
-* every finished chunk is saved atomically as a shard next to the target; a rerun
-  after an interruption skips the shards that exist;
+* every finished chunk is saved atomically as a shard next to the target, named by
+  the SHA-256 of its bytes; a rerun after an interruption skips the intact shards and
+  recomputes (with a warning naming it) any shard whose bytes do not match its name;
 * the HDF5 file is assembled in one pass when all shards exist (datasets without
   timestamps), written to a temporary name and renamed: the same arguments give a
   byte-identical file, interrupted or not.
@@ -34,10 +35,13 @@ to the single-process one.
 
 from __future__ import annotations
 
+import glob
 import hashlib
+import io
 import json
 import os
 import shutil
+import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -47,7 +51,7 @@ import torch
 
 import sciml
 from sciml.pde import Stepper
-from sciml.validation import check_int
+from sciml.validation import ArgumentTypeError, check_int, check_seed
 
 __all__ = ["ConservationLawProblem", "FlowDiagnosticsProblem", "Problem", "ResidualProblem", "TimeSteppingProblem",
            "check_problem"]
@@ -67,6 +71,23 @@ def _barrier() -> None:
     if not dist.is_initialized():
         dist.init_process_group("gloo")
     dist.barrier()
+
+
+_DIGEST = 32  # hex digits of a shard's SHA-256 kept in its name
+
+
+def _find_shard(shards: Path, c: int) -> bytes | None:
+    """The bytes of chunk ``c``'s intact shard, or ``None``; damaged shards are deleted with a warning."""
+    for candidate in sorted(shards.glob(f"{c:06d}.*.npz")):
+        data = candidate.read_bytes()
+        digest = candidate.name.split(".")[1]
+        if len(digest) == _DIGEST and hashlib.sha256(data).hexdigest()[:_DIGEST] == digest:
+            return data
+        warnings.warn(f"generation shard {candidate} is damaged (its content does not match the SHA-256 in its "
+                      f"name: truncated, empty or altered); deleting and recomputing it", RuntimeWarning,
+                      stacklevel=3)
+        candidate.unlink(missing_ok=True)
+    return None
 
 
 class Problem(ABC):
@@ -108,13 +129,23 @@ class Problem(ABC):
         Datasets ``inputs`` and ``outputs`` (float32 unless the problem works in
         float64), group ``grid`` with the coordinates, and attributes ``problem``,
         ``parameters`` (JSON), ``seed``, ``n``, ``chunk_size``, ``sciml_version``.
+
+        Shards live in ``.<name>.<key>.shards`` next to ``path``, ``key`` a hash of the
+        attributes: shards of other arguments are never mixed in, and are deleted (with
+        other keys' temporaries) once ``path`` is written. A shard's file name holds the
+        SHA-256 of its bytes; a shard that does not match it (truncated, zero bytes, a
+        flipped byte) is named in a warning, deleted and recomputed.
         """
         import h5py
         from tqdm.auto import tqdm
 
-        n, chunk_size = check_int("n", n), check_int("chunk_size", chunk_size)
+        n, chunk_size, seed = check_int("n", n), check_int("chunk_size", chunk_size), check_seed("seed", seed)
+        if not isinstance(path, (str, os.PathLike)):
+            raise ArgumentTypeError(f"path must be a file name (str or os.PathLike), got {type(path).__name__}")
+        if not isinstance(progress, bool):
+            raise ArgumentTypeError(f"progress must be True or False, got {progress!r} ({type(progress).__name__})")
         path = Path(path)
-        meta = {"problem": self.name, "parameters": self.parameters(), "seed": int(seed), "n": n,
+        meta = {"problem": self.name, "parameters": self.parameters(), "seed": seed, "n": n,
                 "chunk_size": chunk_size, "sciml_version": sciml.__version__}
         key = hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:16]
         shards = path.with_name(f".{path.name}.{key}.shards")
@@ -122,20 +153,21 @@ class Problem(ABC):
         chunks = [(start, min(chunk_size, n - start)) for start in range(0, n, chunk_size)]
         rank, world = _rank_and_world()
         mine = [c for c in range(len(chunks)) if c % world == rank]
-        todo = [c for c in mine if not (shards / f"{c:06d}.npz").exists()]
+        todo = [c for c in mine if _find_shard(shards, c) is None]
         for c in tqdm(todo, desc=f"{self.name}: chunks" + (f" (rank {rank}/{world})" if world > 1 else ""),
                       disable=not progress or rank != 0, initial=len(mine) - len(todo), total=len(mine)):
-            generator = torch.Generator().manual_seed(int(seed) * 1_000_003 + c)
-            inputs = self.sample_inputs(chunks[c][1], generator=generator)
-            outputs = self.solve(inputs)
-            tmp = shards / f"{c:06d}.tmp.npz"
-            np.savez(tmp, inputs=inputs.detach().cpu().numpy(), outputs=outputs.detach().cpu().numpy())
-            tmp.replace(shards / f"{c:06d}.npz")
+            self._write_chunk(shards, c, chunks[c][1], seed)
         if world > 1:
             _barrier()
             if rank != 0:
                 return path
-        parts = [np.load(shards / f"{c:06d}.npz", allow_pickle=False) for c in range(len(chunks))]
+        parts = []
+        for c in range(len(chunks)):
+            data = _find_shard(shards, c)
+            if data is None:  # damaged since it was checked (or written by another rank): recompute it here
+                data = self._write_chunk(shards, c, chunks[c][1], seed)
+            with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+                parts.append({name: arrays[name] for name in ("inputs", "outputs")})
         tmp_file = path.with_name(f".{path.name}.{key}.tmp")
         with h5py.File(tmp_file, "w", libver=("earliest", "v110")) as f:
             for name in ("inputs", "outputs"):
@@ -146,8 +178,30 @@ class Problem(ABC):
             for name, value in meta.items():
                 f.attrs[name] = json.dumps(value) if name == "parameters" else value
         tmp_file.replace(path)
-        shutil.rmtree(shards)
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.*"):
+            if stale.name.endswith(".shards") and stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+            elif stale.name.endswith(".tmp") and stale.is_file():
+                stale.unlink(missing_ok=True)
         return path
+
+    def _write_chunk(self, shards: Path, c: int, size: int, seed: int) -> bytes:
+        """Solve chunk ``c`` (``size`` samples, generator seeded by ``(seed, c)``), save it
+        atomically as the shard ``{c:06d}.{sha256 of the file}.npz`` and return its bytes."""
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + c)
+        inputs = self.sample_inputs(size, generator=generator)
+        outputs = self.solve(inputs)
+        buffer = io.BytesIO()
+        np.savez(buffer, inputs=inputs.detach().cpu().numpy(), outputs=outputs.detach().cpu().numpy())
+        data = buffer.getvalue()
+        tmp = shards / f"{c:06d}.tmp"
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        target = shards / f"{c:06d}.{hashlib.sha256(data).hexdigest()[:_DIGEST]}.npz"
+        tmp.replace(target)
+        return data
 
 
 @runtime_checkable

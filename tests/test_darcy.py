@@ -44,7 +44,7 @@ def test_coefficient_statistics_match_neuraloperators_darcy_set(s, name):
     (Their solution fields are not used: they match no 32^2 solve of the same coefficients,
     27% relative error after the best scale factor, with 12/3 or 3/12, harmonic or
     arithmetic faces; their generator is not published.)"""
-    theirs = torch.load(NEURALOPERATOR / name)["x"].double()
+    theirs = torch.load(NEURALOPERATOR / name, weights_only=True)["x"].double()
     ours = (Darcy(resolution=s).sample_inputs(1000, generator=torch.Generator().manual_seed(0)) == 12).double()
     stats = []
     for z in (theirs, ours):

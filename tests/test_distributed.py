@@ -46,7 +46,7 @@ def test_two_processes_equal_one(tmp_path):
     run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                           str(script), str(two)], env=env, capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, run.stderr[-2000:]
-    a, b = torch.load(one / "weights.pt"), torch.load(two / "weights.pt")
+    a, b = torch.load(one / "weights.pt", weights_only=True), torch.load(two / "weights.pt", weights_only=True)
     diff = max((a[k] - b[k]).abs().max().item() for k in a)
     assert diff < 1e-6, diff  # float32 round-off: the half-batch gradients are summed in another order
     rows_one = [json.loads(line) for line in open(one / "metrics.jsonl")]

@@ -276,7 +276,7 @@ def test_objective_schedule_is_resumable(tmp_path):
                       checkpoint_dir=str(tmp_path)).fit(data)
     assert [h["train/lambda"] for h in history] == pytest.approx([schedule(e) for e in range(3)])
     assert int(model.iterations) == 6
-    state = torch.load(tmp_path / "latest.pt", weights_only=False)["model"]
+    state = torch.load(tmp_path / "latest.pt", weights_only=True)["model"]
     assert int(state["iterations"]) == 6
     with pytest.raises(ValueError, match="steps_per_epoch"):
         RegularizedObjective(lambda m, b: 0, lam=schedule)

@@ -2,13 +2,15 @@
 tensors, and neuraloperator's small ``.pt`` sets.
 
 Every item is ``{"x": input, "y": output}``, float32, channels first: a field of
-shape ``(*space)`` becomes ``(1, *space)``; a time series ``(T, *space)`` keeps ``T`` as
-the channel axis unless ``time_index`` picks frames.
+shape ``(*space)`` becomes ``(1, *space)``; a field that already has a channel axis,
+``(channels, *space)``, and a time series ``(T, *space)`` keep it (``T`` is the channel
+axis unless ``time_index`` picks frames).
 """
 
 from __future__ import annotations
 
 import json
+import numbers
 import os
 from pathlib import Path
 from typing import Sequence
@@ -16,7 +18,7 @@ from typing import Sequence
 import torch
 from torch.utils.data import Dataset, Subset
 
-from sciml.validation import check_int
+from sciml.validation import ArgumentTypeError, check_int, check_tensor
 
 __all__ = ["FieldDataset", "TensorFieldDataset", "load_pt_dataset", "random_split", "subsample", "write_fields"]
 
@@ -36,14 +38,46 @@ def _to_item(x: torch.Tensor, spatial: int, channel_axis: bool) -> torch.Tensor:
     return x.unsqueeze(0) if channel_axis and x.dim() == spatial else x
 
 
+def _infer_spatial(x: torch.Tensor) -> int:
+    """The number of space axes of samples ``x[i]`` when ``spatial`` is not given (see
+    :class:`TensorFieldDataset`)."""
+    sample = tuple(x.shape[1:])
+    if len(sample) >= 2 and sample[0] == 1:
+        return len(sample) - 1  # (n, 1, *space): the size-1 axis is the channel axis
+    if len(sample) >= 3:
+        raise ValueError(f"cannot tell the channel axis from space in samples of shape {sample}: pass "
+                         f"spatial={len(sample) - 1} if axis 1 of x holds channels (or a time series), "
+                         f"spatial={len(sample)} if every axis is space")
+    return len(sample)
+
+
 class TensorFieldDataset(Dataset):
-    """Pairs from tensors ``x`` ``(n, ...)`` and ``y`` ``(n, ...)`` with ``spatial`` space axes."""
+    """Pairs from tensors ``x`` ``(n, ...)`` and ``y`` ``(n, ...)`` with ``spatial`` space axes.
+
+    A sample of ``x`` or ``y`` is either a field ``(*space)`` (with ``channel_axis=True``
+    it gains a channel axis, ``(1, *space)``) or already channels first,
+    ``(channels, *space)``; any other rank is an error at construction.
+
+    ``spatial=None`` infers the space axes from ``x``: samples ``(1, *space)`` hold one
+    channel (``x`` of shape ``(n, 1, s, s)`` has two space axes, it does not gain a second
+    channel axis); samples of rank 1 or 2 otherwise are all space (``(n, s)``: 1-D fields,
+    ``(n, s, s)``: 2-D fields; pass ``spatial=1`` for ``(n, channels, s)``); samples of
+    rank 3 or more with more than one leading channel are ambiguous and need ``spatial``.
+    """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, spatial: int | None = None, channel_axis: bool = True):
+        check_tensor("x", x, min_ndim=1, layout="(n, ...)")
+        check_tensor("y", y, min_ndim=1, layout="(n, ...)")
         if len(x) != len(y):
             raise ValueError(f"x and y must hold the same number of samples, got {len(x)} and {len(y)}")
+        if not isinstance(channel_axis, bool):
+            raise ArgumentTypeError(f"channel_axis must be True or False, got {channel_axis!r}")
+        self.spatial = _infer_spatial(x) if spatial is None else check_int("spatial", spatial, minimum=0)
+        for name, value in (("x", x), ("y", y)):
+            if value.dim() - 1 not in (self.spatial, self.spatial + 1):
+                raise ValueError(f"{name} must be (n, *space) or (n, channels, *space) with {self.spatial} space "
+                                 f"axes, got shape {tuple(value.shape)}; pass spatial= the number of space axes")
         self.x, self.y = x, y
-        self.spatial = x.dim() - 1 if spatial is None else spatial
         self.channel_axis = channel_axis
 
     def __len__(self) -> int:
@@ -70,6 +104,9 @@ class FieldDataset(Dataset):
         step_lag: time-stepper pairs instead: item ``(sample, k)`` is frame ``k`` of the
             output trajectory as ``x`` and frame ``k + step_lag`` as ``y`` (inputs unused),
             for every ``k`` of every sample (samples outer, frames inner).
+
+    A lazy dataset holds an open HDF5 handle once read: ``close()`` releases it (the next
+    item reopens it), and ``with FieldDataset(path) as data:`` closes it on exit.
     """
 
     def __init__(self, path: str | os.PathLike, *, spatial: int | None = None,
@@ -78,18 +115,29 @@ class FieldDataset(Dataset):
                  output_key: str = "outputs", channel_axis: bool = True, step_lag: int | None = None):
         import h5py
 
+        if not isinstance(path, (str, os.PathLike)):
+            raise ArgumentTypeError(f"path must be a file name (str or os.PathLike), got {type(path).__name__}")
         self.path = Path(path)
+        self._file = None
         if not self.path.is_file():
             raise FileNotFoundError(f"dataset {self.path} does not exist; create it with `sciml data generate`")
+        for flag, value in (("in_memory", in_memory), ("channel_axis", channel_axis)):
+            if not isinstance(value, bool):
+                raise ArgumentTypeError(f"{flag} must be True or False, got {value!r} ({type(value).__name__})")
+        if spatial is not None:
+            spatial = check_int("spatial", spatial, hint="the number of space axes of the fields")
+        if indices is not None:
+            indices = indices.tolist() if isinstance(indices, torch.Tensor) else list(indices)
+            if any(isinstance(i, bool) or not isinstance(i, numbers.Integral) for i in indices):
+                wrong = [i for i in indices if isinstance(i, bool) or not isinstance(i, numbers.Integral)]
+                raise ArgumentTypeError(f"indices must be ints, got {wrong[:3]}")
         self.keys, self.factor, self.time_index, self.channel_axis = (input_key, output_key), subsample, time_index, \
             channel_axis
-        with h5py.File(self.path, "r") as f:
-            for key in self.keys:
-                if key not in f:
-                    raise KeyError(f"{self.path} has no dataset {key!r}; it holds {sorted(f.keys())}")
-            n = f[input_key].shape[0]
-            self.grid = {k: v[()] for k, v in f["grid"].items()} if "grid" in f else {}
-            self.attrs = {k: (json.loads(v) if k == "parameters" else v) for k, v in f.attrs.items()}
+        try:
+            n, self.grid, self.attrs = self._header(h5py)
+        except OSError as err:
+            raise OSError(f"{self.path} is not a readable HDF5 file (truncated, or another format: {err}); write "
+                          f"it again with `sciml data generate` or Problem.generate") from None
         names = [c for c in ("x", "y", "z") if c in self.grid]
         self.spatial = spatial if spatial is not None else max(1, len(names))
         subsample = check_int("subsample factor", subsample)
@@ -106,7 +154,6 @@ class FieldDataset(Dataset):
             self.step_lag, self.pairs_per_sample = step_lag, frames - step_lag
         if any(not 0 <= i < n for i in self.indices):
             raise IndexError(f"indices must lie in [0, {n}) for {self.path}")
-        self._file = None
         self._data = None
         if in_memory:
             with h5py.File(self.path, "r") as f:
@@ -115,6 +162,31 @@ class FieldDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.indices) * self.pairs_per_sample
+
+    def _header(self, h5py) -> tuple[int, dict, dict]:
+        """``(samples, grid, attributes)`` of the file; ``KeyError`` for a missing dataset."""
+        with h5py.File(self.path, "r") as f:
+            for key in self.keys:
+                if key not in f:
+                    raise KeyError(f"{self.path} has no dataset {key!r}; it holds {sorted(f.keys())}")
+            grid = {k: v[()] for k, v in f["grid"].items()} if "grid" in f else {}
+            attrs = {k: (json.loads(v) if k == "parameters" else v) for k, v in f.attrs.items()}
+            return f[self.keys[0]].shape[0], grid, attrs
+
+    def close(self) -> None:
+        """Release the HDF5 handle (if open); the next item read reopens the file."""
+        if getattr(self, "_file", None) is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> "FieldDataset":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __del__(self):
+        self.close()
 
     def __getstate__(self):
         state = dict(self.__dict__)

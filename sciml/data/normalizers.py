@@ -8,6 +8,8 @@ from typing import Iterable
 import torch
 from torch import nn
 
+from sciml.validation import ArgumentTypeError, check_real, check_tensor
+
 __all__ = ["GaussianNormalizer", "NormalizedModel"]
 
 
@@ -24,18 +26,28 @@ class GaussianNormalizer(nn.Module):
 
     def __init__(self, pointwise: bool = True, eps: float = 1e-6):
         super().__init__()
-        self.pointwise, self.eps = bool(pointwise), float(eps)
+        if not isinstance(pointwise, bool):
+            raise ArgumentTypeError(f"pointwise must be True or False, got {pointwise!r} ({type(pointwise).__name__})")
+        self.pointwise, self.eps = pointwise, check_real("eps", eps, nonnegative=True)
         self.register_buffer("mean", torch.zeros(0))
         self.register_buffer("std", torch.zeros(0))
 
     @torch.no_grad()
     def fit(self, data: torch.Tensor | Iterable[torch.Tensor]) -> "GaussianNormalizer":
         batches = [data] if isinstance(data, torch.Tensor) else data
-        count, total, total_sq = 0, None, None
+        count, total, total_sq, first = 0, None, None, None
         for x in batches:
+            check_tensor("a batch of fit", x, floating=True, finite=True, layout="(batch, channels, *space)")
             x = x.to(torch.float64)
             if x.dim() < 3:
                 raise ValueError(f"expected fields (batch, channels, *space), got {tuple(x.shape)}")
+            shape = tuple(x.shape[1:]) if self.pointwise else (x.shape[1], x.dim())
+            if first is not None and shape != first:
+                raise ValueError(f"every batch must have the fields of the first (channels and, pointwise, the grid "
+                                 f"{first}), got a batch of shape {tuple(x.shape)}")
+            first = shape
+            if not len(x):
+                continue
             axes = (0,) if self.pointwise else (0,) + tuple(range(2, x.dim()))
             n = x.numel() // x[0:1].numel() if self.pointwise else x.numel() // x.shape[1]
             s, sq = x.sum(axes), (x * x).sum(axes)

@@ -5,7 +5,7 @@ from .lbfgs import LBFGS
 from .losses import H1Loss, HsLoss, LpLoss
 from .optimize import Minimization, minimize
 from .spec import model_spec, record_spec
-from .trainer import Trainer
+from .trainer import RunExistsError, Trainer
 
-__all__ = ["CheckpointError", "H1Loss", "HsLoss", "LBFGS", "LpLoss", "Minimization", "Trainer", "load_checkpoint",
-           "minimize", "model_spec", "record_spec", "save_checkpoint"]
+__all__ = ["CheckpointError", "H1Loss", "HsLoss", "LBFGS", "LpLoss", "Minimization", "RunExistsError", "Trainer",
+           "load_checkpoint", "minimize", "model_spec", "record_spec", "save_checkpoint"]

@@ -8,9 +8,18 @@ checkpoints and logs.
 Exact resume: the permutation of epoch ``e`` is drawn from a generator seeded by
 ``(seed, e)``, so the data order is a function of the epoch alone; checkpoints hold
 the model, optimiser, scheduler, epoch, batches done within it, the best metric, the
-early-stopping counter and every random generator's state. A run resumed from any
-checkpoint (also one written mid-epoch with ``save_every_steps``) reproduces the
-uninterrupted run bit for bit on the same device.
+early-stopping counter, the logged history and every random generator's state. A run
+resumed from any checkpoint (also one written mid-epoch with ``save_every_steps``)
+reproduces the uninterrupted run bit for bit on the same device.
+
+Recovery: ``latest.pt`` keeps its predecessor as ``latest.prev.pt``, and every
+checkpoint carries a content hash (:mod:`sciml.train.checkpoint`). ``resume="auto"``
+takes the newest intact one of ``latest.pt``, ``latest.prev.pt`` and ``best.pt`` (by
+optimiser step; ``best.pt`` holds a full state too), with a warning naming any
+damaged file; the metrics files are then rewritten from that checkpoint's history
+(atomically), so rows logged after it by an interrupted run are never duplicated.
+``resume=None`` into a ``checkpoint_dir`` that holds another run refuses to mix the two
+(:class:`RunExistsError`) unless ``fresh=True``, which deletes that run's files first.
 """
 
 from __future__ import annotations
@@ -18,20 +27,44 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from sciml.validation import check_choice, check_int, check_seed
+from sciml.validation import ArgumentTypeError, check_callable, check_choice, check_int, check_real, check_seed
 
-from .checkpoint import CheckpointError, get_rng_state, load_checkpoint, save_checkpoint, set_rng_state
+from .checkpoint import CheckpointError, get_rng_state, load_checkpoint, previous_path, save_checkpoint, set_rng_state
 from .distributed import all_reduce_sum, barrier, setup
 from .spec import model_spec
 
-__all__ = ["Trainer"]
+__all__ = ["RUN_FILES", "RunExistsError", "Trainer"]
+
+RUN_FILES = ("latest.pt", "latest.prev.pt", "best.pt", "metrics.jsonl", "metrics.csv")
+"""The files of a run in ``checkpoint_dir`` (``fresh=True`` deletes them)."""
+
+
+class RunExistsError(FileExistsError):
+    """``fit(resume=None)`` into a ``checkpoint_dir`` that holds another run."""
+
+
+def _check_flag(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise ArgumentTypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.replace(path)
 
 
 class _EpochSampler(torch.utils.data.Sampler):
@@ -97,7 +130,7 @@ class Trainer:
         scheduler: a factory ``optimizer -> scheduler`` or ``None``; stepped per epoch
             (``scheduler_interval="epoch"``) or per optimiser step (``"step"``).
         max_epochs, batch_size, seed, shuffle: the data schedule.
-        grad_clip: clip the global gradient norm to this value.
+        grad_clip: clip the global gradient norm to this value (> 0).
         eval_sets: ``{name: dataset}`` evaluated every ``eval_every`` epochs with every
             entry of ``metrics`` (``{name: fn(pred, target)}``; default: the loss),
             logged as ``"name/metric"``; metrics are averaged per sample (a metric
@@ -137,6 +170,27 @@ class Trainer:
         check_choice("metric_reduction", metric_reduction, ("sum", "mean"))
         max_epochs, batch_size = check_int("max_epochs", max_epochs), check_int("batch_size", batch_size)
         eval_every, seed = check_int("eval_every", eval_every), check_seed("seed", seed)
+        save_every, num_workers = check_int("save_every", save_every), check_int("num_workers", num_workers, minimum=0)
+        if save_every_steps is not None:
+            save_every_steps = check_int("save_every_steps", save_every_steps,
+                                         hint="or None for epoch checkpoints only")
+        if eval_batch_size is not None:
+            eval_batch_size = check_int("eval_batch_size", eval_batch_size, hint="or None for batch_size")
+        if early_stopping is not None:
+            early_stopping = check_int("early_stopping", early_stopping,
+                                       hint="the evaluations without improvement before stopping; None disables it")
+        grad_clip = check_real("grad_clip", grad_clip, positive=True, allow_none=True,
+                               hint="the largest gradient norm; None disables clipping")
+        for flag, value in (("shuffle", shuffle), ("progress", progress), ("mixed_precision", mixed_precision),
+                            ("tensorboard", tensorboard)):
+            _check_flag(flag, value)
+        if not isinstance(model, torch.nn.Module):
+            raise ArgumentTypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if next(model.parameters(), None) is None:
+            raise ValueError(f"model {type(model).__name__} has no parameters to train")
+        for name, fn in (("loss", loss), ("objective", objective), ("optimizer", optimizer), ("scheduler", scheduler)):
+            if fn is not None:
+                check_callable(name, fn)
         self.model, self.loss, self.objective = model, loss, objective
         self.rank, self.world, ddp_device = setup()
         if device is None:
@@ -153,6 +207,13 @@ class Trainer:
         else:
             self.net = self.model
         self.optimizer = (optimizer or (lambda p: torch.optim.Adam(p, lr=1e-3)))(self.model.parameters())
+        if not isinstance(self.optimizer, torch.optim.Optimizer):
+            raise ArgumentTypeError(f"optimizer must be a factory params -> torch.optim.Optimizer, it returned "
+                                    f"{type(self.optimizer).__name__}")
+        for group in self.optimizer.param_groups:
+            lr = group.get("lr")
+            if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr >= 0):
+                raise ValueError(f"the optimizer's learning rate must be finite and >= 0, got lr={lr}")
         self.scheduler = scheduler(self.optimizer) if scheduler is not None else None
         self.scheduler_interval, self.max_epochs, self.batch_size = scheduler_interval, max_epochs, batch_size
         self.seed, self.shuffle, self.grad_clip = seed, shuffle, grad_clip
@@ -227,7 +288,8 @@ class Trainer:
         """Write a checkpoint (rank 0 only; every rank waits for it)."""
         if self.checkpoint_dir is None:
             return None
-        path = save_checkpoint(self.checkpoint_dir / name, self.state_dict()) if self.rank == 0 else None
+        path = save_checkpoint(self.checkpoint_dir / name, self.state_dict(), keep_previous=name == "latest.pt") \
+            if self.rank == 0 else None
         barrier()
         return path
 
@@ -258,14 +320,32 @@ class Trainer:
         self.optimizer.step(closure)
         return last[0]
 
-    def fit(self, train_set: Dataset, resume: str | Path | None = None) -> list[dict]:
-        """Train until ``max_epochs`` (or early stopping); ``resume="auto"`` continues
-        from ``checkpoint_dir/latest.pt`` when it exists, a path from that file."""
+    def fit(self, train_set: Dataset, resume: str | Path | None = None, fresh: bool = False) -> list[dict]:
+        """Train until ``max_epochs`` (or early stopping).
+
+        ``resume="auto"``: continue from the newest intact checkpoint of ``checkpoint_dir``
+        (``latest.pt``, else ``latest.prev.pt`` or ``best.pt``; see the module doc), or
+        start when there is none; a path: continue from that file. ``resume=None``:
+        start; a ``checkpoint_dir`` holding another run's files (:data:`RUN_FILES`) is
+        a :class:`RunExistsError` unless ``fresh=True``, which deletes them first.
+        Continuing a run in the same Trainer (``fit`` again) needs neither."""
+        if len(train_set) == 0:
+            raise ValueError("train_set is empty: there is nothing to train on; check the data file or split")
+        _check_flag("fresh", fresh)
+        if fresh and resume is not None:
+            raise ValueError(f"fresh=True starts a new run and excludes resume={resume!r}")
+        if resume is not None and not isinstance(resume, (str, os.PathLike)):
+            raise ArgumentTypeError(f"resume must be 'auto', a checkpoint path or None, got {type(resume).__name__}")
         if resume == "auto":
-            latest = None if self.checkpoint_dir is None else self.checkpoint_dir / "latest.pt"
-            resume = latest if latest is not None and latest.is_file() else None
-        if resume is not None:
+            state = self._newest_checkpoint()
+            if state is not None:
+                self.load_state_dict(state)
+            self._rewrite_metrics()
+        elif resume is not None:
             self.load_state_dict(load_checkpoint(resume, map_location=self.device))
+            self._rewrite_metrics()
+        elif self.checkpoint_dir is not None and self.step == 0 and not self.history:
+            self._start_clean(fresh)
         from tqdm.auto import tqdm
 
         sampler = _EpochSampler(len(train_set), self.seed, self.shuffle, self.batch_size, self.rank, self.world)
@@ -333,12 +413,79 @@ class Trainer:
             self.batches_done, self._epoch_loss = 0, [0.0, 0]
             if self.eval_sets and self.epoch % self.eval_every == 0:
                 record.update(self.evaluate())
+            self.history.append(record)  # before best.pt is saved: best.pt is a full state to resume from
             stop = self._track(record) or stop_lbfgs
-            self.history.append(record)
             self._log(record)
             if self.epoch % self.save_every == 0 or self.epoch == self.max_epochs or stop:
                 self.save()
         return self.history
+
+    def _newest_checkpoint(self) -> dict | None:
+        """The newest intact state among ``latest.pt``, ``latest.prev.pt`` and ``best.pt``
+        (by optimiser step, then epoch; ties go to that order), ``None`` when there is none."""
+        if self.checkpoint_dir is None:
+            return None
+        latest = self.checkpoint_dir / "latest.pt"
+        found, damaged = [], []
+        for rank, path in enumerate((latest, previous_path(latest), self.checkpoint_dir / "best.pt")):
+            if not path.is_file():
+                continue
+            try:
+                state = load_checkpoint(path, map_location=self.device)
+            except CheckpointError as err:
+                damaged.append(str(err))
+                continue
+            found.append(((state.get("step", 0), state.get("epoch", 0), -rank), path, state))
+        if not found:
+            if damaged:
+                raise CheckpointError(f"no checkpoint of {self.checkpoint_dir} can be read: {'; '.join(damaged)}. "
+                                      f"Restore one from a copy, or start the run again with fresh=True (the CLI's "
+                                      f"--no-resume), which deletes them")
+            return None
+        _, path, state = max(found, key=lambda item: item[0])
+        if damaged:
+            warnings.warn(f"{'; '.join(damaged)}. Resuming from {path} (epoch {state['epoch']}, step "
+                          f"{state['step']}) instead", RuntimeWarning, stacklevel=3)
+        return state
+
+    def _start_clean(self, fresh: bool) -> None:
+        """Before a new run: refuse to mix with another run in ``checkpoint_dir``, or
+        (``fresh``) delete its files."""
+        old = [name for name in RUN_FILES if (self.checkpoint_dir / name).exists()]
+        if old and not fresh:
+            raise RunExistsError(f"checkpoint_dir {self.checkpoint_dir} holds another run ({', '.join(old)}); pass "
+                                 f"resume='auto' to continue it, fresh=True to delete it and start again (the "
+                                 f"CLI's --no-resume), or choose another directory")
+        if self.rank == 0:
+            for name in old:
+                (self.checkpoint_dir / name).unlink()
+        barrier()
+        self._csv_keys = None
+
+    def _rewrite_metrics(self) -> None:
+        """``metrics.jsonl`` and ``metrics.csv`` from ``self.history`` (each atomically): the
+        rows of the state resumed from, no more."""
+        if self.checkpoint_dir is None or self.rank != 0:
+            return
+        jsonl, table = self.checkpoint_dir / "metrics.jsonl", self.checkpoint_dir / "metrics.csv"
+        self._csv_keys = None
+        if not self.history:
+            jsonl.unlink(missing_ok=True)
+            table.unlink(missing_ok=True)
+            return
+        self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomically(jsonl, "".join(json.dumps(row) + "\n" for row in self.history))
+        self._write_csv(self.history)
+
+    def _write_csv(self, rows: list[dict]) -> None:
+        keys = self._csv_keys = list(dict.fromkeys(k for row in rows for k in row))
+        path = self.checkpoint_dir / "metrics.csv"
+        tmp = path.with_name(".metrics.csv.tmp")
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows({k: row.get(k, math.nan) for k in keys} for row in rows)
+        tmp.replace(path)
 
     def _after_step(self, loss: torch.Tensor, bar, scale: int) -> None:
         if self.scheduler is not None and self.scheduler_interval == "step":
@@ -406,11 +553,4 @@ class Trainer:
                 csv.DictWriter(f, fieldnames=self._csv_keys).writerow(
                     {k: record.get(k, math.nan) for k in self._csv_keys})
             return
-        rows = [json.loads(line) for line in open(self.checkpoint_dir / "metrics.jsonl")]
-        keys = self._csv_keys = list(dict.fromkeys(k for row in rows for k in row))
-        tmp = path.with_name(".metrics.csv.tmp")
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows({k: row.get(k, math.nan) for k in keys} for row in rows)
-        tmp.replace(path)
+        self._write_csv(self.history)
