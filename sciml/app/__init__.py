@@ -13,14 +13,14 @@ behind the ``sciml`` command. It sits above every method and the simulation laye
 
 from .config import ConfigError, parse_overrides, to_dict
 from .generation import generate_dataset
-from .loading import load, load_stepper
+from .loading import NoTimeStepError, load, load_stepper
 from .quickstart import run_quickstart
 from .run_config import DataConfig, LossConfig, OptimizerConfig, RunConfig, SchedulerConfig, TrainerConfig, load_config
 from .simulation import simulate, write_rollout
 from .simulation_config import InitialConfig, SimulationConfig, StepperConfig, load_simulation_config
 from .training import build_run, evaluate_checkpoint, train
 
-__all__ = ["ConfigError", "DataConfig", "InitialConfig", "LossConfig", "OptimizerConfig", "RunConfig",
-           "SchedulerConfig", "SimulationConfig", "StepperConfig", "TrainerConfig", "build_run", "evaluate_checkpoint",
-           "generate_dataset", "load", "load_config", "load_simulation_config", "load_stepper", "parse_overrides",
-           "run_quickstart", "simulate", "to_dict", "train", "write_rollout"]
+__all__ = ["ConfigError", "DataConfig", "InitialConfig", "LossConfig", "NoTimeStepError", "OptimizerConfig",
+           "RunConfig", "SchedulerConfig", "SimulationConfig", "StepperConfig", "TrainerConfig", "build_run",
+           "evaluate_checkpoint", "generate_dataset", "load", "load_config", "load_simulation_config", "load_stepper",
+           "parse_overrides", "run_quickstart", "simulate", "to_dict", "train", "write_rollout"]

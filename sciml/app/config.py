@@ -13,20 +13,27 @@ the tree:
 * a value of the wrong type is rejected with its dotted key
   (``trainer.max_epochs: expected int, got 1.5``); ints are accepted for floats,
   ``typing.Literal`` fields list their choices, ``X | None`` accepts ``null``;
+* a value out of its range is rejected when its section is built: every section
+  checks its values in ``__post_init__`` through :mod:`sciml.validation` wrapped by
+  :func:`checked` (``trainer.batch_size must be a positive int, got 0``);
+* YAML tags (``!!python/object``) and malformed YAML are rejected with the line and
+  column, in one line;
 * free-form sections (``dict[str, Any]``: a model's or a problem's keywords) are
-  checked later against the signature of what they configure.
+  checked later against the signature of what they configure (:func:`build_section`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
 import types
 import typing
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-__all__ = ["ConfigError", "checked", "merge", "parse_overrides", "read_config", "to_dict"]
+__all__ = ["ConfigError", "build_section", "checked", "checked_optional", "merge", "parse_overrides", "read_config",
+           "to_dict"]
 
 T = TypeVar("T")
 
@@ -84,21 +91,39 @@ def _convert(value, tp, key: str):
             return float(value)
         except ValueError:
             pass
+    if tp is str and isinstance(value, (bool, int, float)):
+        raise ConfigError(f"{key}: expected str, got {value!r} ({type(value).__name__}); quote it ('{value}') to "
+                          f"use it as text")
     if tp in (int, float) and isinstance(value, bool) or not isinstance(value, tp):
         raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__})")
     return value
 
 
-def _build(cls: type[T], data: dict, prefix: str = "") -> T:
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(data) - set(names))
+def _reject_unknown(data: dict, names: list[str], prefix: str) -> None:
+    """A :class:`ConfigError` for the keys of ``data`` that are not in ``names``, with a close match."""
+    unknown = sorted(set(data) - set(names), key=str)
     if unknown:
         where = f" in {prefix}" if prefix else ""
         close = difflib.get_close_matches(str(unknown[0]), names, n=1)
         guess = f"; did you mean {close[0]!r}?" if close and len(unknown) == 1 else ""
         raise ConfigError(f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}{where}; "
                           f"known: {', '.join(names)}{guess}")
+
+
+def _yaml_problem(err) -> str:
+    """One line for a YAML error: the problem, its line and column, and the fix for tags."""
+    problem = " ".join(str(getattr(err, "problem", None) or err).split())
+    mark = getattr(err, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    fix = ("; YAML tags (!!python/..., !name) are not allowed: a config holds plain mappings, lists, numbers and "
+           "strings" if "constructor for the tag" in problem else "")
+    return f"{problem}{where}{fix}"
+
+
+def _build(cls: type[T], data: dict, prefix: str = "") -> T:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    _reject_unknown(data, names, prefix)
     kwargs = {name: _convert(value, hints[name], f"{prefix}.{name}" if prefix else name)
               for name, value in data.items()}
     return cls(**kwargs)
@@ -116,7 +141,8 @@ def parse_overrides(overrides: list[str]) -> dict:
         try:
             value = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError as err:
-            raise ConfigError(f"override {item!r}: the value is not valid YAML ({err})") from None
+            raise ConfigError(f"override {item!r}: the value is not valid YAML ({_yaml_problem(err)}); quote text "
+                              f"values that hold YAML syntax") from None
         node = tree
         parts = key.split(".")
         for part in parts[:-1]:
@@ -144,12 +170,16 @@ def read_config(cls: type[T], path: str | Path | None = None, overrides: list[st
     data = merge(dataclasses.asdict(cls()), base or {})
     if path is not None:
         path = Path(path)
+        if path.is_dir():
+            raise ConfigError(f"config file {path} is a directory; give a YAML file (see configs/)")
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
         try:
             loaded = yaml.safe_load(path.read_text())
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {path} is not a text file; give a YAML file (see configs/)") from None
         except yaml.YAMLError as err:
-            raise ConfigError(f"{path} is not valid YAML: {err}") from None
+            raise ConfigError(f"{path} is not valid YAML: {_yaml_problem(err)}") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path} must hold a mapping at the top level, got {type(loaded).__name__}")
         data = merge(data, loaded or {})
@@ -164,6 +194,31 @@ def checked(check: Callable[..., T], *args, **kwargs) -> T:
         return check(*args, **kwargs)
     except (TypeError, ValueError) as err:
         raise ConfigError(str(err)) from None
+
+
+def checked_optional(check: Callable[..., T], name: str, value, **kwargs) -> T | None:
+    """``None`` for ``None``, else ``checked(check, name, value, **kwargs)`` (an optional key)."""
+    return None if value is None else checked(check, name, value, **kwargs)
+
+
+def build_section(key: str, factory: Callable[..., T], kwargs: dict) -> T:
+    """``factory(**kwargs)`` for the free-form section ``key`` (a problem's or a loss's
+    keywords): unknown and missing keywords, and the ``ValueError`` of the factory's
+    argument checks, become a :class:`ConfigError` that names the key
+    (``problem.resolution must be an int >= 4, got 0``)."""
+    params = inspect.signature(factory).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        _reject_unknown(kwargs, [n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL], key)
+    missing = [n for n, p in params.items() if p.default is inspect.Parameter.empty and n not in kwargs
+               and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+    if missing:
+        raise ConfigError(f"{key} needs {', '.join(f'{key}.{n}' for n in missing)}")
+    try:
+        return factory(**kwargs)
+    except ValueError as err:
+        message = " ".join(str(err).split())
+        named = message.split(" ", 1)[0] in params
+        raise ConfigError(f"{key}.{message}" if named else f"{key}: {message}") from None
 
 
 def to_dict(config) -> dict:

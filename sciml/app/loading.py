@@ -31,7 +31,11 @@ from sciml.train import CheckpointError, load_checkpoint
 
 from .run_config import load_config
 
-__all__ = ["load", "load_stepper"]
+__all__ = ["NoTimeStepError", "load", "load_stepper"]
+
+
+class NoTimeStepError(ValueError):
+    """A checkpoint used as a stepper records no time step and none was given."""
 
 
 def _spec_from_config(config: dict) -> dict:
@@ -86,13 +90,13 @@ def load_stepper(checkpoint: str | os.PathLike, dt: float | None = None, residua
 
     ``dt`` and ``residual`` default to what the run recorded in ``metadata["stepper"]``
     (``sciml train`` runs on time pairs, ``data.step_lag``, record the time between the
-    paired frames)."""
+    paired frames); a checkpoint without one needs ``dt`` (else :class:`NoTimeStepError`)."""
     state = load_checkpoint(checkpoint, map_location=device)
     model = model_from_state(state, checkpoint).to(device)
     metadata = state.get("metadata", {})
     info = metadata.get("stepper", {})
     dt = info.get("dt") if dt is None else dt
     if dt is None:
-        raise ValueError(f"{checkpoint} does not record a time step (it was not trained on time pairs); pass dt=")
+        raise NoTimeStepError(f"{checkpoint} does not record a time step (it was not trained on time pairs); pass dt=")
     residual = bool(info.get("residual", False)) if residual is None else residual
     return LearnedStepper(model, dt, residual=residual, name=str(metadata.get("name", "model")))

@@ -66,7 +66,7 @@ def run_quickstart(quick: bool = False, out_dir: str | Path = "outputs/quickstar
             "trainer": {"max_epochs": epochs, "batch_size": 20, "progress": False, "monitor": "33/l2"}})
         trainer, train_set = build_run(cfg)  # seeds the model's initialisation with cfg.seed
         start = time.perf_counter()
-        history = trainer.fit(train_set, resume=None)
+        history = trainer.fit(train_set, fresh=True)
         seconds = time.perf_counter() - start
         print(f"  {name}: {len(history)} epochs in {seconds:.0f} s, final test L2 {history[-1]['33/l2']:.4f}")
         trained[name] = trainer

@@ -4,6 +4,13 @@ how YAML files and dotted overrides become this tree).
 ``model`` is free-form: the keywords of a model of the registry ``sciml.operators.MODELS``
 (``name`` plus its constructor keywords; ``in_channels``/``out_channels`` default to the
 data's). The seed is applied once, by :func:`~sciml.app.build_run`.
+
+Every section checks its values when it is built (``__post_init__``), so a value out of
+range fails at load with its dotted key: counts are positive ints, fractions lie in
+``[0, 1)``, rates and factors are finite and positive, the seed is a non-negative int.
+Checks that need the data (``data.n_train`` against the file, ``data.val_fraction``
+against the number of samples) or the machine (``trainer.device``) run in
+:func:`~sciml.app.build_run`.
 """
 
 from __future__ import annotations
@@ -12,7 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .config import read_config
+import torch
+
+from sciml.validation import check_int, check_probability, check_real, check_seed
+
+from .config import ConfigError, checked, checked_optional, read_config
 
 __all__ = ["DataConfig", "LossConfig", "OptimizerConfig", "RunConfig", "SchedulerConfig", "TrainerConfig",
            "load_config"]
@@ -46,6 +57,20 @@ class DataConfig:
     normalize_outputs: Literal["pointwise", "scalar", "none"] = "none"
     in_memory: bool = True
 
+    def __post_init__(self):
+        for key in ("n_train", "n_test", "step_lag"):
+            checked_optional(check_int, f"data.{key}", getattr(self, key))
+        checked_optional(check_int, "data.time_index", self.time_index, minimum=None)
+        checked(check_probability, "data.val_fraction", self.val_fraction, closed=False,
+                hint="the fraction of the training samples held out for validation")
+        checked(check_int, "data.subsample", self.subsample, hint="keep every k-th grid point, k >= 1")
+        for name, factor in self.test_subsample.items():
+            checked(check_int, f"data.test_subsample.{name}", factor)
+        unknown = sorted(set(self.test_subsample) - set(self.test))
+        if unknown:
+            raise ConfigError(f"data.test_subsample names {unknown[0]!r}, which is not a test set; known: "
+                              f"{', '.join(self.test) or 'none (data.test is empty)'}")
+
 
 @dataclass
 class OptimizerConfig:
@@ -55,6 +80,14 @@ class OptimizerConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+
+    def __post_init__(self):
+        checked(check_real, "optimizer.lr", self.lr, positive=True)
+        checked(check_real, "optimizer.weight_decay", self.weight_decay, nonnegative=True)
+        if len(self.betas) != 2:
+            raise ConfigError(f"optimizer.betas must hold two numbers in [0, 1), e.g. [0.9, 0.999], got {self.betas}")
+        for i, beta in enumerate(self.betas):
+            checked(check_probability, f"optimizer.betas[{i}]", beta, closed=False)
 
 
 @dataclass
@@ -71,6 +104,14 @@ class SchedulerConfig:
     pct_start: float = 0.3
     div_factor: float = 25.0
     final_div_factor: float = 1e4
+
+    def __post_init__(self):
+        checked_optional(check_int, "scheduler.T_max", self.T_max)
+        checked(check_int, "scheduler.step_size", self.step_size)
+        for key in ("gamma", "div_factor", "final_div_factor"):
+            checked(check_real, f"scheduler.{key}", getattr(self, key), positive=True)
+        if not 0 < checked(check_real, "scheduler.pct_start", self.pct_start) < 1:
+            raise ConfigError(f"scheduler.pct_start must lie in (0, 1) (the warm-up share), got {self.pct_start}")
 
 
 @dataclass
@@ -98,6 +139,21 @@ class TrainerConfig:
     device: str | None = None
     threads: int | None = None
 
+    def __post_init__(self):
+        checked(check_int, "trainer.max_epochs", self.max_epochs)
+        checked(check_int, "trainer.batch_size", self.batch_size)
+        checked(check_int, "trainer.save_every", self.save_every)
+        for key in ("eval_batch_size", "early_stopping", "threads"):
+            checked_optional(check_int, f"trainer.{key}", getattr(self, key))
+        checked_optional(check_real, "trainer.grad_clip", self.grad_clip, positive=True,
+                         hint="the largest global gradient norm; leave it unset for no clipping")
+        if self.device is not None:
+            try:
+                torch.device(self.device)
+            except RuntimeError:
+                raise ConfigError(f"trainer.device: {self.device!r} is not a torch device; use cpu, cuda, cuda:1, "
+                                  f"mps, or leave it unset") from None
+
 
 @dataclass
 class RunConfig:
@@ -112,6 +168,11 @@ class RunConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     metrics: list[Literal["l1", "l2", "h1"]] = field(default_factory=lambda: ["l2"])
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+    def __post_init__(self):
+        checked(check_seed, "seed", self.seed)
+        if not self.out_dir.strip():
+            raise ConfigError("out_dir is empty; give the folder for checkpoints and metrics, e.g. runs/darcy")
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = (), base: dict | None = None) -> RunConfig:

@@ -27,8 +27,8 @@ from problems import PROBLEMS
 from sciml.problems import FlowDiagnosticsProblem, TimeSteppingProblem
 from sciml.sim import CorrectedStepper, ResampledStepper, Rollout, Simulation, Stepper, flow_diagnostics
 
-from .config import ConfigError, to_dict
-from .loading import load_stepper
+from .config import ConfigError, build_section, to_dict
+from .loading import NoTimeStepError, load_stepper
 from .simulation_config import SimulationConfig
 
 __all__ = ["simulate", "write_rollout"]
@@ -39,10 +39,7 @@ def _problem(spec: dict) -> TimeSteppingProblem:
     name = spec.pop("name")
     if name not in PROBLEMS:
         raise ConfigError(f"problem.name: unknown problem {name!r}; known: {', '.join(sorted(PROBLEMS))}")
-    try:
-        problem = PROBLEMS[name](**spec)
-    except TypeError as err:
-        raise ConfigError(f"problem: {err}") from None
+    problem = build_section("problem", PROBLEMS[name], spec)
     if not isinstance(problem, TimeSteppingProblem):
         raise ConfigError(f"problem {name!r} is not a time-stepping problem (sciml.problems.TimeSteppingProblem: "
                           f"resolution, solver_resolution, solver_stepper, at_resolution); simulate needs one")
@@ -60,7 +57,11 @@ def _stepper(cfg: SimulationConfig, problem: TimeSteppingProblem) -> Stepper:
     s = cfg.stepper
     if s.kind == "solver":
         return _at_resolution(problem, problem.resolution).solver_stepper(s.substeps)
-    learned = load_stepper(s.checkpoint, dt=s.dt)
+    try:
+        learned = load_stepper(s.checkpoint, dt=s.dt)
+    except NoTimeStepError:
+        raise ConfigError(f"stepper.checkpoint {s.checkpoint} records no time step (it was not trained on time "
+                          f"pairs, data.step_lag); set stepper.dt in the config") from None
     if s.kind == "model":
         return learned
     base = _at_resolution(problem, s.coarse_resolution or problem.resolution).solver_stepper(s.substeps)
@@ -106,6 +107,9 @@ def write_rollout(path: str | os.PathLike, rollout: Rollout, config: dict) -> Pa
 def simulate(cfg: SimulationConfig) -> tuple[Path, Rollout]:
     """Run the configuration (see :func:`~sciml.app.load_simulation_config`); returns the
     HDF5 path and the :class:`~sciml.sim.Rollout`."""
+    if Path(cfg.out).is_dir():
+        raise ConfigError(f"out: {cfg.out} is a directory; give the HDF5 file of the trajectory, e.g. "
+                          f"{Path(cfg.out) / 'trajectory.h5'}")
     problem = _problem(cfg.problem)
     stepper = _stepper(cfg, problem)
     generator = torch.Generator().manual_seed(cfg.initial.seed)

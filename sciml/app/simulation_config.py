@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from sciml.validation import check_int, check_real, check_seed
 
-from .config import ConfigError, checked, read_config
+from .config import ConfigError, checked, checked_optional, read_config
 
 __all__ = ["InitialConfig", "SimulationConfig", "StepperConfig", "load_simulation_config"]
 
@@ -36,6 +36,10 @@ class InitialConfig:
 
     n: int = 1
     seed: int = 0
+
+    def __post_init__(self):
+        checked(check_int, "initial.n", self.n)
+        checked(check_seed, "initial.seed", self.seed)
 
 
 @dataclass
@@ -50,6 +54,13 @@ class StepperConfig:
     checkpoint: str | None = None
     dt: float | None = None
     coarse_resolution: int | None = None
+
+    def __post_init__(self):
+        checked_optional(check_int, "stepper.substeps", self.substeps)
+        checked_optional(check_int, "stepper.coarse_resolution", self.coarse_resolution)
+        checked_optional(check_real, "stepper.dt", self.dt, positive=True)
+        if self.kind != "solver" and not self.checkpoint:
+            raise ConfigError(f"stepper.kind={self.kind} needs stepper.checkpoint (a checkpoint of a trained model)")
 
 
 @dataclass
@@ -66,26 +77,21 @@ class SimulationConfig:
     out: str = "outputs/simulate/trajectory.h5"
     progress: bool = True
 
+    def __post_init__(self):
+        checked(check_int, "steps", self.steps)
+        checked(check_int, "save_every", self.save_every)
+        if not checked(check_real, "blowup_factor", self.blowup_factor) > 1:
+            raise ConfigError(f"blowup_factor must be > 1 (a multiple of the initial rms), got {self.blowup_factor!r}")
+        if not self.out.strip():
+            raise ConfigError("out is empty; give the HDF5 file of the trajectory, e.g. outputs/simulate/run.h5")
+
 
 def load_simulation_config(path: str | Path | None = None, overrides: list[str] = (),
                            base: dict | None = None) -> SimulationConfig:
     """The simulation configuration: defaults, ``base``, the YAML file ``path``, then
-    ``overrides``; values are checked beyond their types (positive counts, a checkpoint
-    for learned steppers, a problem name)."""
+    ``overrides``; values are checked beyond their types when each section is built
+    (positive counts, a checkpoint for learned steppers), and the problem has a name."""
     cfg = read_config(SimulationConfig, path, overrides, base)
     if "name" not in cfg.problem:
         raise ConfigError("problem must be a mapping with a name, e.g. {name: navier_stokes, resolution: 64}")
-    for key, value in (("steps", cfg.steps), ("save_every", cfg.save_every), ("initial.n", cfg.initial.n)):
-        checked(check_int, key, value)
-    checked(check_seed, "initial.seed", cfg.initial.seed)
-    if not cfg.blowup_factor > 1:
-        raise ConfigError(f"blowup_factor must be > 1 (a multiple of the initial rms), got {cfg.blowup_factor!r}")
-    s = cfg.stepper
-    for key, value in (("stepper.substeps", s.substeps), ("stepper.coarse_resolution", s.coarse_resolution)):
-        if value is not None:
-            checked(check_int, key, value)
-    if s.dt is not None:
-        checked(check_real, "stepper.dt", s.dt, positive=True)
-    if s.kind != "solver" and not s.checkpoint:
-        raise ConfigError(f"stepper.kind={s.kind} needs stepper.checkpoint (a checkpoint of a trained model)")
     return cfg

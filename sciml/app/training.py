@@ -14,6 +14,8 @@ metrics of ``sciml evaluate``.
 from __future__ import annotations
 
 import json
+import pickle
+import zipfile
 from pathlib import Path
 
 import torch
@@ -23,7 +25,7 @@ from sciml.data import FieldDataset, GaussianNormalizer, NormalizedModel, load_p
 from sciml.operators import build_model
 from sciml.train import H1Loss, HsLoss, LpLoss, Trainer, load_checkpoint
 
-from .config import ConfigError, to_dict
+from .config import ConfigError, build_section, to_dict
 from .loading import model_from_state
 from .run_config import DataConfig, RunConfig, load_config
 
@@ -32,17 +34,38 @@ __all__ = ["build_run", "evaluate_checkpoint", "train"]
 LOSSES = {"l2": LpLoss, "h1": H1Loss, "hs": HsLoss}
 
 
-def _dataset(path: str, cfg: DataConfig, subsample: int, n: int | None):
+def _dataset(key: str, path: str, cfg: DataConfig, subsample: int, n: int | None, n_key: str):
+    """The dataset of the config key ``key`` (file ``path``), its first ``n`` samples
+    (``n_key`` names that count in errors)."""
+    if Path(path).is_dir():
+        raise ConfigError(f"{key}: {path} is a directory; give a dataset file")
+    if not Path(path).exists():
+        raise ConfigError(f"{key}: dataset {path} does not exist (relative paths start at {Path.cwd()}); create it "
+                          f"with `sciml data generate` or fix the path")
     if cfg.format == "pt":
-        data = load_pt_dataset(path)
         if subsample > 1:
             raise ConfigError("subsample applies to h5 datasets; resample .pt sets beforehand")
+        try:
+            data = load_pt_dataset(path)
+        except (RuntimeError, KeyError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
+            raise ConfigError(f"{key}: {path} is not a torch file of tensors x, y ({type(err).__name__}); "
+                              f"data.format=pt reads neuraloperator's .pt sets, h5 the files of `sciml data "
+                              f"generate`") from None
     else:
-        data = FieldDataset(path, in_memory=cfg.in_memory, subsample=subsample, time_index=cfg.time_index,
-                            step_lag=cfg.step_lag)
+        try:
+            data = FieldDataset(path, in_memory=cfg.in_memory, subsample=subsample, time_index=cfg.time_index,
+                                step_lag=cfg.step_lag)
+        except OSError as err:
+            raise ConfigError(f"{key}: {path} is not a readable HDF5 file ({' '.join(str(err).split())}); "
+                              f"data.format=h5 reads the files of `sciml data generate`, pt reads .pt sets") from None
+        except ValueError as err:
+            raise ConfigError(f"{key}: {' '.join(str(err).split())}") from None
+    if len(data) == 0:
+        raise ConfigError(f"{key}: {path} holds no samples")
     if n is not None:
         if n > len(data):
-            raise ConfigError(f"{path} holds {len(data)} samples, fewer than the {n} requested")
+            raise ConfigError(f"{n_key}={n}, but {path} holds only {len(data)} samples; lower {n_key} or "
+                              f"generate more")
         data = Subset(data, range(n))
     return data
 
@@ -108,16 +131,17 @@ def build_run(cfg: RunConfig) -> tuple[Trainer, object]:
     d = cfg.data
     if not d.train:
         raise ConfigError("data.train is empty: give the training file")
-    full = _dataset(d.train, d, d.subsample, d.n_train)
+    full = _dataset("data.train", d.train, d, d.subsample, d.n_train, "data.n_train")
     n_val = int(round(d.val_fraction * len(full)))
+    if d.val_fraction > 0 and not 0 < n_val < len(full):
+        raise ConfigError(f"data.val_fraction={d.val_fraction} of {len(full)} training samples holds out {n_val}; "
+                          f"choose it so that at least one sample validates and one trains")
     train = Subset(full, range(len(full) - n_val)) if n_val else full
     eval_sets = {"val": Subset(full, range(len(full) - n_val, len(full)))} if n_val else {}
     for name, path in d.test.items():
-        eval_sets[name] = _dataset(path, d, d.test_subsample.get(name, 1), d.n_test)
-    try:
-        loss = LOSSES[cfg.loss.name](**{"reduction": "mean", **cfg.loss.args})
-    except TypeError as err:
-        raise ConfigError(f"loss.args: {err}") from None
+        eval_sets[name] = _dataset(f"data.test.{name}", path, d, d.test_subsample.get(name, 1), d.n_test,
+                                   "data.n_test")
+    loss = build_section("loss.args", LOSSES[cfg.loss.name], {"reduction": "mean", **cfg.loss.args})
     torch.manual_seed(cfg.seed)
     model = _model(cfg, train)
     metadata = {"config": to_dict(cfg)}
@@ -129,18 +153,34 @@ def build_run(cfg: RunConfig) -> tuple[Trainer, object]:
             raise ConfigError(f"{d.train} has no time grid 't'; a stepper needs the time between frames")
         metadata["stepper"] = {"dt": float(times[1] - times[0]) * d.step_lag}
     t = cfg.trainer
+    _check_device(t.device)
+    out = Path(cfg.out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"out_dir: {out} is a file; give a folder for checkpoints and metrics")
     if t.threads:
         torch.set_num_threads(t.threads)
     steps = -(-len(train) // t.batch_size)
     monitor = t.monitor or (f"{next(iter(eval_sets))}/{cfg.metrics[0]}" if eval_sets and cfg.metrics else None)
-    trainer = Trainer(model, loss, optimizer=_optimizer(cfg), scheduler=_scheduler(cfg, steps),
-                      scheduler_interval=cfg.scheduler.interval, max_epochs=t.max_epochs, batch_size=t.batch_size,
-                      seed=cfg.seed, grad_clip=t.grad_clip, eval_sets=eval_sets,
-                      metrics={m: _metric(m, cfg) for m in cfg.metrics}, eval_batch_size=t.eval_batch_size,
-                      monitor=monitor, early_stopping=t.early_stopping, checkpoint_dir=cfg.out_dir,
-                      save_every=t.save_every, device=t.device, progress=t.progress, metadata=metadata,
-                      mixed_precision=t.mixed_precision)
+    try:
+        trainer = Trainer(model, loss, optimizer=_optimizer(cfg), scheduler=_scheduler(cfg, steps),
+                          scheduler_interval=cfg.scheduler.interval, max_epochs=t.max_epochs,
+                          batch_size=t.batch_size, seed=cfg.seed, grad_clip=t.grad_clip, eval_sets=eval_sets,
+                          metrics={m: _metric(m, cfg) for m in cfg.metrics}, eval_batch_size=t.eval_batch_size,
+                          monitor=monitor, early_stopping=t.early_stopping, checkpoint_dir=cfg.out_dir,
+                          save_every=t.save_every, device=t.device, progress=t.progress, metadata=metadata,
+                          mixed_precision=t.mixed_precision)
+    except ValueError as err:
+        raise ConfigError(f"trainer: {' '.join(str(err).split())}") from None
     return trainer, train
+
+
+def _check_device(device: str | None) -> None:
+    """A :class:`ConfigError` when ``trainer.device`` names a backend this machine lacks."""
+    kind = None if device is None else torch.device(device).type
+    available = {"cuda": torch.cuda.is_available, "mps": torch.backends.mps.is_available}
+    if kind in available and not available[kind]():
+        raise ConfigError(f"trainer.device={device}, but torch sees no {kind} device on this machine; set "
+                          f"trainer.device=cpu or leave it unset")
 
 
 def train(cfg: RunConfig, resume: str | None = "auto") -> list[dict]:
@@ -162,7 +202,8 @@ def evaluate_checkpoint(path: str, data: dict[str, str] | None = None, metrics: 
     state = load_checkpoint(path)
     model = model_from_state(state, path)
     cfg = load_config(None, base=state.get("metadata", {}).get("config", {}))
-    sets = {name: _dataset(file, cfg.data, cfg.data.test_subsample.get(name, 1), None)
+    sets = {name: _dataset(f"--data {name}" if data else f"data.test.{name}", file, cfg.data,
+                           cfg.data.test_subsample.get(name, 1), None, "data.n_test")
             for name, file in (data or cfg.data.test).items()}
     if not sets:
         raise ConfigError("no data to evaluate: pass --data NAME=FILE")
