@@ -37,7 +37,7 @@ def sciml_run(seed: int, out: Path) -> dict:
                        f"data.train={DATA / 'darcy_train_16.pt'}",
                        f"data.test={{res16: {DATA / 'darcy_test_16.pt'}, res32: {DATA / 'darcy_test_32.pt'}}}"])
     trainer, train = build_run(cfg)  # seeds the initialisation with cfg.seed
-    trainer.fit(train, resume=None)
+    trainer.fit(train, fresh=True)
     return trainer.evaluate()
 
 

@@ -85,7 +85,7 @@ def run_model(name: str, data: dict, epochs: int, out: Path, seed: int, grid: in
         "trainer": {"max_epochs": epochs, "batch_size": batch, "progress": False}})
     trainer, train = build_run(cfg)  # seeds the initialisation with cfg.seed
     start = time.perf_counter()
-    trainer.fit(train, resume=None)
+    trainer.fit(train, fresh=True)
     per_epoch = (time.perf_counter() - start) / epochs
     metrics = trainer.evaluate()
     first = next(iter(trainer.eval_sets.values()))

@@ -54,7 +54,7 @@ for name, spec in models.items():
         **spec, "loss": {"name": "h1", "args": {"periodic": False, "method": "fd"}}, "metrics": ["l2"],
         "trainer": {"max_epochs": epochs, "batch_size": 20, "progress": False}})
     trainer, train_set = build_run(cfg)  # seeds the initialisation with cfg.seed
-    trainer.fit(train_set, resume=None)
+    trainer.fit(train_set, fresh=True)
     results[name] = trainer.evaluate()
     trained[name] = (trainer.model.eval(), trainer.eval_sets)
     params = sum(p.numel() for p in trainer.model.parameters())
