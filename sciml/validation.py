@@ -26,8 +26,9 @@ from typing import Any, Sequence
 
 import torch
 
-__all__ = ["ArgumentTypeError", "check_callable", "check_choice", "check_int", "check_probability", "check_real",
-           "check_seed", "check_tensor"]
+__all__ = ["ArgumentTypeError", "check_callable", "check_choice", "check_int", "check_model_input", "check_probability",
+           "check_real", "check_seed", "check_tensor",
+           "check_tolerance"]
 
 
 class ArgumentTypeError(TypeError, ValueError):
@@ -153,4 +154,45 @@ def check_tensor(name: str, value: Any, *, ndim: int | None = None, min_ndim: in
                         f".double() or .float()")
     if finite and not bool(torch.isfinite(value).all()):
         raise ValueError(f"{name} contains NaN or Inf")
+    return value
+
+
+def check_model_input(model: str, x: Any, *, layout: str, ndim: int | None = None, min_ndim: int | None = None,
+                      channels: int | None = None, channel_axis: int = 1, dtype: torch.dtype | None = None,
+                      hint: str | None = None) -> torch.Tensor:
+    """The input of a model's ``forward``: a floating tensor of rank ``ndim`` (or at least
+    ``min_ndim``) with ``channels`` entries on ``channel_axis`` and the dtype ``dtype`` of
+    the model's weights. The error names the model, quotes ``layout`` (e.g. ``"(batch, 1,
+    H, W)"``) and says how to convert. Reads only shapes and dtypes (no host sync)."""
+    if not isinstance(x, torch.Tensor):
+        raise ArgumentTypeError(_with_hint(f"{model} expects a tensor {layout}, got {type(x).__name__}", hint))
+    rank_ok = (ndim is None or x.dim() == ndim) and (min_ndim is None or x.dim() >= min_ndim)
+    if not rank_ok or (channels is not None and x.dim() > 0 and x.shape[channel_axis] != channels):
+        raise ValueError(_with_hint(f"{model} expects {layout}, got shape {tuple(x.shape)}", hint))
+    if not x.is_floating_point():
+        raise ArgumentTypeError(f"{model} expects a floating-point tensor {layout}, got dtype {x.dtype}; convert it "
+                                f"with x.to({dtype or torch.float32})")
+    if dtype is not None and x.dtype != dtype:
+        raise ArgumentTypeError(f"{model} has {dtype} weights but got a {x.dtype} input {layout}; convert the input "
+                                f"with x.to({dtype}) or the model with model.to({x.dtype})")
+    return x
+
+
+def check_tolerance(name: str, value: Any, dtype: torch.dtype, *, absolute: bool = False) -> float:
+    """A solver tolerance that states of ``dtype`` can meet, as a float.
+
+    A relative tolerance below the unit roundoff ``u = eps / 2`` of ``dtype`` asks for
+    more digits than the dtype holds (rounding one addition already costs ``u |y|``),
+    so an adaptive solver would shrink its step until it underflows or runs out of
+    steps. An absolute tolerance below the smallest normal number of ``dtype``
+    underflows when it is added to the error scale. ``value`` must already be a
+    finite float > 0 (see :func:`check_real`).
+    """
+    value = check_real(name, value, positive=True)
+    info = torch.finfo(dtype)
+    floor, what = (info.tiny, "the smallest normal number") if absolute else (info.eps / 2, "the unit roundoff")
+    if value < floor:
+        raise ValueError(f"{name}={value:g} is below {what} of {dtype} ({floor:.3g}; eps={info.eps:.3g}), so no "
+                         f"solver step can meet it; use {name} >= {floor:.2g} or solve in a wider dtype "
+                         f"(y0.double())")
     return value

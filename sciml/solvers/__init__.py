@@ -6,7 +6,7 @@ Runge–Kutta, Heun, midpoint, reversible Heun) with exact reversible adjoints."
 from ._adjoint import BacksolveAdjoint
 from ._brownian import BrownianPath
 from ._controller import IController, PIController
-from ._errors import MaxStepsError, SolverError, StepSizeUnderflowError
+from ._errors import InstabilityError, MaxStepsError, SolverError, StepSizeUnderflowError
 from ._fbm import FractionalNoiseSDE, MarkovFBM, exact_fbm_covariance, sample_exact_fbm
 from ._initial_step import initial_step_size
 from ._integrate import Stats
@@ -24,6 +24,7 @@ __all__ = [
     "MarkovFBM",
     "ButcherTableau",
     "IController",
+    "InstabilityError",
     "LinearSDE",
     "MaxStepsError",
     "ODESolution",

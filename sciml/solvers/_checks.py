@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from sciml.validation import check_real
+from sciml.validation import ArgumentTypeError, check_real, check_tolerance
 
 
 def check_state(y0, per_sample: bool) -> None:
@@ -74,8 +74,27 @@ def check_positive(name: str, value, allow_none: bool = False) -> float | None:
         raise ValueError(f"{name} must be a finite number > 0, got {value}") from None
 
 
+def check_tolerances(rtol, atol, dtype: torch.dtype, prefix: str = "") -> tuple[float, float]:
+    """``rtol`` and ``atol`` as floats > 0 that states of ``dtype`` can meet (see
+    ``sciml.validation.check_tolerance``); ``prefix`` names them (e.g. ``"adjoint "``)."""
+    rtol = check_tolerance(f"{prefix}rtol", check_positive(f"{prefix}rtol", rtol), dtype)
+    atol = check_tolerance(f"{prefix}atol", check_positive(f"{prefix}atol", atol), dtype, absolute=True)
+    return rtol, atol
+
+
+def check_flag(name: str, value, allow_none: bool = False) -> bool | None:
+    """``True`` or ``False`` (or ``None`` with ``allow_none``); a truthy string or a
+    number is not taken for a flag."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, bool):
+        wanted = "True, False or None" if allow_none else "True or False"
+        raise ArgumentTypeError(f"{name} must be {wanted}, got {value!r} ({type(value).__name__})")
+    return value
+
+
 def check_output(out, y0, is_tuple: bool) -> None:
-    """``func(t, y)`` must return the structure and shapes of ``y``."""
+    """``func(t, y)`` must return the structure, shapes, dtype and device of ``y``."""
     want = tuple(y0) if is_tuple else (y0,)
     if is_tuple:
         if not isinstance(out, (tuple, list)) or len(out) != len(want):
@@ -89,3 +108,7 @@ def check_output(out, y0, is_tuple: bool) -> None:
         if not isinstance(g, torch.Tensor) or g.shape != w.shape:
             shape = tuple(g.shape) if isinstance(g, torch.Tensor) else type(g).__name__
             raise ValueError(f"func returned shape {shape} for state part {i}, expected {tuple(w.shape)} (the shape of y0)")
+        if g.dtype != w.dtype or g.device != w.device:
+            raise ArgumentTypeError(f"func returned a {g.dtype} tensor on {g.device} for state part {i}, but y0 is "
+                                    f"{w.dtype} on {w.device}; make func return y0's dtype and device (e.g. move "
+                                    f"its parameters with module.to(y0.dtype) or cast y0)")

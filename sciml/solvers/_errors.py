@@ -1,6 +1,6 @@
 """Exceptions raised while a solver runs (bad input raises ``ValueError``/``TypeError``)."""
 
-__all__ = ["SolverError", "StepSizeUnderflowError", "MaxStepsError"]
+__all__ = ["InstabilityError", "MaxStepsError", "SolverError", "StepSizeUnderflowError"]
 
 
 class SolverError(RuntimeError):
@@ -13,3 +13,8 @@ class StepSizeUnderflowError(SolverError):
 
 class MaxStepsError(SolverError):
     """The solver took ``max_steps`` steps without reaching the final time."""
+
+
+class InstabilityError(SolverError):
+    """A fixed-step solution turned non-finite or grew through a step outside the
+    method's stability interval (the step is too large for the problem)."""

@@ -3,7 +3,8 @@
 Three loops share the RK step of ``_rk.py``:
 
 * ``fixed``: steps onto every requested time (each interval split into equal steps
-  no longer than ``dt``); no host-device synchronisation at all.
+  no longer than ``dt``); one host-device synchronisation per solve, the blow-up
+  test of ``_guards.py``.
 * ``adaptive_shared``: one step size for the whole batch, one scalar error norm per
   step and one synchronisation per step (the accept decision).
 * ``adaptive_per_sample``: every batch element has its own time, step size, accept
@@ -23,7 +24,8 @@ from typing import Callable
 import torch
 
 from ._controller import PIController
-from ._errors import MaxStepsError, StepSizeUnderflowError
+from ._errors import InstabilityError, MaxStepsError, StepSizeUnderflowError
+from ._guards import StiffnessMonitor, step_is_unstable, unstable_outputs
 from ._initial_step import initial_step_size
 from ._rk import dense_eval, rk_step, scaled_error, stiffness_estimate
 from ._tableau import ButcherTableau
@@ -116,11 +118,13 @@ def fixed(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[float], dt: fl
     track_error = tab.adaptive
     err_sum = torch.zeros(y0.shape[:-1], dtype=y0.dtype, device=y0.device) if track_error else None
     stiff_sum = torch.zeros(y0.shape[:-1], dtype=y0.dtype, device=y0.device) if cfg.stiffness else None
-    ys, step_ts = [y0], []
+    ys, step_ts, unstable = [y0], [], []
+    y0_max = y0.detach().abs().amax()
     for t_a, t_b, n in zip(t_out[:-1], t_out[1:], counts):
         h = (t_b - t_a) / n
         for m in range(n):
             t = t_a + m * h
+            y_last, k_last = y, k1
             step = rk_step(tab, f, y, h, k1, lambda c: time_at(t + c * h))
             nfe += tab.stages - 1
             if track_error:
@@ -136,6 +140,10 @@ def fixed(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[float], dt: fl
             n_steps += 1
             step_ts.append(t_a + (m + 1) * h)
         ys.append(y)
+        unstable.append(step_is_unstable(y_last, k_last, y, h, y0_max, tab.stability_size))
+    bad = unstable_outputs(unstable)  # the one sync of the solve
+    if bad is not None:
+        _raise_unstable(tab, ys, t_out, counts, bad)
     stats = Stats(nfe=nfe, n_accepted=n_steps, error_sum=err_sum, stiffness_sum=stiff_sum,
                   step_ts=None if per_sample else step_ts)
     if not per_sample:
@@ -146,6 +154,34 @@ def fixed(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[float], dt: fl
         stats.n_accepted = torch.full((batch,), n_steps, device=y0.device)
         stats.n_rejected = torch.zeros(batch, dtype=torch.long, device=y0.device)
     return torch.stack(ys), stats
+
+
+def _raise_unstable(tab: ButcherTableau, ys: list, t_out: list[float], counts: list[int], j: int):
+    """Report the first output interval ``[t_out[j], t_out[j + 1]]`` whose end state failed the blow-up test."""
+    h = (t_out[j + 1] - t_out[j]) / counts[j]
+    y = ys[j + 1]
+    what = "non-finite (NaN or Inf)" if not bool(torch.isfinite(y).all()) else \
+        f"exploding (max |y| = {float(y.abs().max()):.3g})"
+    raise InstabilityError(
+        f"the fixed-step {tab.name} solution became {what} between t={t_out[j]:g} and t={t_out[j + 1]:g} with "
+        f"h={h:.3g}: the step is probably outside {tab.name}'s stability interval (h |lambda| <= "
+        f"{tab.stability_size:.4g} for real negative eigenvalues lambda of the Jacobian) or func turned NaN there; "
+        f"use a smaller dt, an adaptive method (tsit5, dopri5) or check func near that time")
+
+
+def _stiff_message(tab: ButcherTableau, t: float, h: float, h_rho: float, t_end: float, needed: float,
+                   max_steps: int, sample: str = "") -> str:
+    return (f"the problem looks stiff{sample} at t={t:.6g}: the step h={h:.3g} is held by stability, not accuracy "
+            f"(h |lambda| ~ {h_rho:.3g} at the edge of {tab.name}'s stability interval {tab.stability_size:.4g}), so "
+            f"reaching t_end={t_end:g} needs about {needed:.3g} more steps, beyond max_steps={max_steps}; no implicit "
+            f"method is available yet: shorten the time span, raise max_steps, rescale the fast dynamics, or use per_sample=True if only some samples are stiff")
+
+
+def _underflow_message(t: float, h: float, dtype: torch.dtype, floor: float, sample: str = "") -> str:
+    return (f"step size underflow{sample} at t={t:.6g}: h={h:.3g} is below what {dtype} time can resolve "
+            f"(4 eps max(|t|) = {floor:.3g}); the solution may blow up (NaN/Inf) near here, the problem may be too "
+            f"stiff for an explicit method, or {dtype} cannot resolve steps this small at this |t| (solve in "
+            f"float64, or shift t towards 0)")
 
 
 # -------------------------------------------------------------- adaptive, shared h
@@ -169,6 +205,7 @@ def adaptive_shared(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[floa
         h = dt
     state = ctrl.init_state(h)
     min_step = 4 * torch.finfo(y0.dtype).eps
+    monitor = StiffnessMonitor(tab)
     zero = torch.zeros(1, dtype=y0.dtype, device=y0.device)
     err_sum, stiff_sum = zero, (zero if cfg.stiffness else None)
     ys, step_ts, step_errors = [y0], [], []
@@ -181,9 +218,7 @@ def adaptive_shared(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[floa
                 f"the problem may be stiff or the tolerances too tight: raise max_steps, loosen rtol/atol "
                 f"or use a stiff solver")
         if not h >= min_step * max(abs(t), abs(t_end), 1e-30):
-            raise StepSizeUnderflowError(
-                f"step size underflow at t={t:.6g}: h={h:.3g} is below what {y0.dtype} time can resolve; "
-                f"the solution may blow up (NaN/Inf) near here or the problem is too stiff for an explicit method")
+            raise StepSizeUnderflowError(_underflow_message(t, h, y0.dtype, min_step * max(abs(t), abs(t_end))))
         last = t + _STRETCH * h >= t_end
         if last:
             h = t_end - t
@@ -191,12 +226,21 @@ def adaptive_shared(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[floa
         step = rk_step(tab, f, y, h, k1, lambda c: time_at(t_start + c * h_used))
         nfe += tab.stages - 1 if tab.fsal else tab.stages
         err = scaled_error(step, y, h, cfg.rtol, cfg.atol, cfg.components)
-        accept, h, state = ctrl.adapt(h, err.item(), q, state)  # the one sync of the step
+        test_stiff = monitor.wanted(n_acc)
+        if test_stiff:  # the one sync of the step, also reading the stiffness estimate
+            e_val, rho = torch.cat([err.detach().reshape(1), stiffness_estimate(tab, step).detach().reshape(1)]).tolist()
+        else:
+            e_val = err.item()  # the one sync of the step
+        accept, h, state = ctrl.adapt(h, e_val, q, state)
         if not accept:
             n_rej += 1
             continue
         t = t_end if last else t + h_used
         n_acc += 1
+        if test_stiff and monitor.stiff_after(h_used * rho):
+            needed = (t_end - t) / h_used
+            if n_acc + n_rej + needed > cfg.max_steps:
+                raise MaxStepsError(_stiff_message(tab, t, h_used, h_used * rho, t_end, needed, cfg.max_steps))
         step_ts.append(t)
         step_errors.append(err.reshape(()))
         err_sum = torch.add(err_sum, err, alpha=h_used)
@@ -304,9 +348,8 @@ def adaptive_per_sample(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[
             break
         if any_underflow:
             b = int(underflow.nonzero()[0])
-            raise StepSizeUnderflowError(
-                f"step size underflow for sample {b} at t={float(t[b]):.6g}: h={float(h[b]):.3g}; the solution may "
-                f"blow up (NaN/Inf) near here or the problem is too stiff for an explicit method")
+            raise StepSizeUnderflowError(_underflow_message(float(t[b]), float(h[b]), dtype, min_step,
+                                                            f" for sample {b}"))
     else:
         b = int(active.nonzero()[0])
         raise MaxStepsError(

@@ -11,7 +11,7 @@ import torch
 from sciml.validation import check_callable, check_choice, check_int
 
 from ._adjoint import BacksolveAdjoint, BacksolveFunction, augmented_dynamics
-from ._checks import check_output, check_positive, check_state, check_times
+from ._checks import check_flag, check_output, check_positive, check_state, check_times, check_tolerances
 from ._controller import IController, PIController
 from ._integrate import Config, Stats, adaptive_per_sample, adaptive_shared, fixed
 from ._rk import rk_step, scaled_error, stiffness_estimate
@@ -142,8 +142,12 @@ def solve_ode(
     check_callable("func", func, "func(t, y)")
     check_choice("method", method, TABLEAUX)
     tab = TABLEAUX[method]
-    rtol = check_positive("rtol", rtol)
-    atol = check_positive("atol", atol)
+    per_sample = check_flag("per_sample", per_sample)
+    stiffness = check_flag("stiffness", stiffness)
+    adaptive = check_flag("adaptive", adaptive, allow_none=True)
+    check_state(y0, per_sample)
+    dtype = (y0 if isinstance(y0, torch.Tensor) else y0[0]).dtype
+    rtol, atol = check_tolerances(rtol, atol, dtype)
     dt = check_positive("dt", dt, allow_none=True)
     if adaptive is None:
         adaptive = tab.adaptive
@@ -163,7 +167,6 @@ def solve_ode(
         adjoint = BacksolveAdjoint()
     elif adjoint is not False and not isinstance(adjoint, BacksolveAdjoint):
         raise TypeError(f"adjoint must be False, True or a BacksolveAdjoint, got {type(adjoint).__name__}")
-    check_state(y0, per_sample)
     times = check_times(t)
     device = (y0 if isinstance(y0, torch.Tensor) else y0[0]).device
     ts = t.detach() if isinstance(t, torch.Tensor) else torch.tensor(times, dtype=torch.float64, device=device)
@@ -184,12 +187,11 @@ def _solve_adjoint(f, func, y0_flat, times, cfg, dt, adaptive, per_sample, adjoi
     method = adjoint.method or cfg.tableau.name
     check_choice("adjoint method", method, TABLEAUX)
     n = y0_flat.numel()
-    back_cfg = Config(
-        TABLEAUX[method],
-        check_positive("adjoint rtol", adjoint.rtol) if adjoint.rtol is not None else cfg.rtol,
-        check_positive("adjoint atol", adjoint.atol) if adjoint.atol is not None else cfg.atol,
-        cfg.controller, cfg.max_steps, components=2 * n if adjoint.seminorm else None,
-    )
+    back_rtol, back_atol = check_tolerances(cfg.rtol if adjoint.rtol is None else adjoint.rtol,
+                                            cfg.atol if adjoint.atol is None else adjoint.atol, y0_flat.dtype,
+                                            prefix="adjoint ")
+    back_cfg = Config(TABLEAUX[method], back_rtol, back_atol, cfg.controller, cfg.max_steps,
+                      components=2 * n if adjoint.seminorm else None)
     if adaptive and not TABLEAUX[method].adaptive:
         raise ValueError(f"the adjoint method {method!r} is fixed-step but the forward solve is adaptive, so the "
                          f"backward solve would have no step size; use an adaptive adjoint method (bosh3, dopri5, "
@@ -298,8 +300,9 @@ def step_error(
     tab = TABLEAUX[method]
     if not tab.adaptive:
         raise ValueError(f"method {method!r} has no embedded error estimate; use bosh3, dopri5 or tsit5")
-    rtol, atol = check_positive("rtol", rtol), check_positive("atol", atol)
+    per_sample = check_flag("per_sample", per_sample)
     check_state(y, per_sample)
+    rtol, atol = check_tolerances(rtol, atol, (y if isinstance(y, torch.Tensor) else y[0]).dtype)
     layout = StateLayout(y, per_sample)
     f = _checked(func, layout, y)
     y_flat = layout.flatten(y)

@@ -13,12 +13,12 @@ from typing import Any
 
 import torch
 
-from sciml.validation import check_int
+from sciml.validation import check_int, check_seed
 
 from ._brownian import BrownianPath, GridBrownian, brownian_increments
-from ._checks import check_positive, check_times
+from ._checks import check_flag, check_positive, check_times, check_tolerances
 from ._controller import IController, PIController
-from ._errors import MaxStepsError, StepSizeUnderflowError
+from ._errors import InstabilityError, MaxStepsError, StepSizeUnderflowError
 from ._norms import scaled_rms
 from ._sde_adjoint import reversible_heun_adjoint
 from ._sde_error import step_with_error
@@ -34,12 +34,21 @@ __all__ = ["sdeint", "solve_sde"]
 _DEFAULT_CONTROLLER = IController(safety=0.9, min_factor=0.2, max_factor=10.0, hold_after_reject=False)
 
 
-def _grid(times: list[float], dt: float) -> tuple[list[float], list[int]]:
-    """Steps onto every output time: each interval is split into equal steps <= dt.
-    Returns the grid and the grid index of each output time."""
+# Adaptive stepping stops with MaxStepsError once this many consecutive attempts had a
+# step size at which the rest of the interval needs more steps than max_steps has left.
+_PATIENCE = 100
+
+
+def _step_counts(times: list[float], dt: float) -> list[int]:
+    """The number of equal steps <= dt of each output interval."""
+    return [max(1, math.ceil((b - a) / dt - 1e-9)) for a, b in zip(times[:-1], times[1:])]
+
+
+def _grid(times: list[float], counts: list[int]) -> tuple[list[float], list[int]]:
+    """Steps onto every output time: interval ``i`` is split into ``counts[i]`` equal
+    steps. Returns the grid and the grid index of each output time."""
     grid, where = [times[0]], [0]
-    for a, b in zip(times[:-1], times[1:]):
-        n = max(1, math.ceil((b - a) / dt - 1e-9))
+    for a, b, n in zip(times[:-1], times[1:], counts):
         grid.extend(a + (b - a) * k / n for k in range(1, n))
         grid.append(b)
         where.append(len(grid) - 1)
@@ -101,9 +110,17 @@ def solve_sde(
     if len(times) > 1 and times[1] < times[0]:
         raise ValueError("ts must be strictly increasing for SDEs")
     dt = check_positive("dt", dt)
-    rtol, atol = check_positive("rtol", rtol), check_positive("atol", atol)
+    rtol, atol = check_tolerances(rtol, atol, y0.dtype)
     dt_min = check_positive("dt_min", dt_min)
+    resolution = 4 * torch.finfo(y0.dtype).eps * max(abs(times[0]), abs(times[-1]), 1e-30)
+    if adaptive is True and dt_min < resolution:
+        raise ValueError(f"dt_min={dt_min:g} is below what {y0.dtype} time can resolve on [{times[0]:g}, "
+                         f"{times[-1]:g}] (4 eps max|t| = {resolution:.3g}), so steps of that size make no "
+                         f"progress; use dt_min >= {resolution:.2g}")
     max_steps = check_int("max_steps", max_steps)
+    adaptive, logqp, adjoint = check_flag("adaptive", adaptive), check_flag("logqp", logqp), check_flag("adjoint", adjoint)
+    if seed is not None:
+        seed = check_seed("seed", seed)
     if controller is None:
         controller = _DEFAULT_CONTROLLER
     elif not isinstance(controller, PIController):
@@ -138,13 +155,15 @@ def solve_sde(
     if adaptive:
         return _adaptive(counted, scheme, y0, times, ts_out, bm, dt, rtol, atol, dt_min, controller, logqp,
                          max_steps)
-    grid, where = _grid(times, dt)
-    if len(grid) - 1 > max_steps:
-        raise MaxStepsError(f"the grid from t={t0:g} to t={t1:g} with dt={dt:g} needs {len(grid) - 1} steps, more "
+    counts = _step_counts(times, dt)
+    if sum(counts) > max_steps:  # before the grid is built
+        raise MaxStepsError(f"the grid from t={t0:g} to t={t1:g} with dt={dt:g} needs {sum(counts)} steps, more "
                             f"than max_steps={max_steps}; raise max_steps or use a larger dt")
+    grid, where = _grid(times, counts)
     if adjoint:
         return reversible_heun_adjoint(counted, y0, grid, where, ts_out, bm)
     ys, log_ratio = _fixed(counted, scheme, y0, grid, where, bm, logqp)
+    _check_blow_up(ys, times, dt, method)
     return SDESolution(ts_out, ys, log_ratio, SDEStats(nfe=counted.nfe, n_steps=len(grid) - 1,
                                                            step_ts=grid[1:]))
 
@@ -173,6 +192,21 @@ def _fixed(sde, scheme, y0, grid, where, bm, logqp):
     return torch.stack(ys), (torch.stack(ratios) if logqp else None)
 
 
+def _check_blow_up(ys: torch.Tensor, times: list[float], dt: float, method: str) -> None:
+    """Raise :class:`InstabilityError` if an output state is non-finite or beyond the
+    square root of the dtype's largest number (one synchronisation)."""
+    huge = torch.finfo(ys.dtype).max ** 0.5
+    bad = (~torch.isfinite(ys) | (ys.abs() > huge)).flatten(1).any(1)
+    if not bool(bad.any()):
+        return
+    j = int(bad.nonzero()[0])
+    what = "non-finite (NaN or Inf)" if not bool(torch.isfinite(ys[j]).all()) else f"exploding (|y| > {huge:.3g})"
+    raise InstabilityError(
+        f"the SDE solution became {what} between t={times[j - 1]:g} and t={times[j]:g} with dt={dt:g}: the drift is "
+        f"probably too stiff for the explicit {method} step, or sde.f/sde.g turned NaN there; use a smaller dt, "
+        f"adaptive=True, or check the SDE near that time")
+
+
 def _kl_rate(sde, t, y):
     """``1/2 |(f - h) / g|^2`` summed over the state (diagonal noise)."""
     u = (sde.sde.f(t, y) - sde.h(t, y)) / sde.sde.g(t, y)
@@ -193,6 +227,7 @@ def _adaptive(sde, scheme, y0, times, ts_out, bm, dt, rtol, atol, dt_min, contro
         if hasattr(scheme, "init_state") else None
     ctrl_state = controller.init_state(h)
     ys, out, n_acc, n_rej, step_ts = [y0], 1, 0, 0, []
+    hopeless = 0  # consecutive attempts whose h needs more steps than are left
     err_sum = torch.zeros((), dtype=dtype, device=device)
 
     def increment(a, b):
@@ -204,6 +239,12 @@ def _adaptive(sde, scheme, y0, times, ts_out, bm, dt, rtol, atol, dt_min, contro
         if n_acc + n_rej >= max_steps:
             raise MaxStepsError(f"reached max_steps={max_steps} at t={t:.6g} (h={h:.3g}); raise max_steps or loosen "
                                 f"rtol/atol")
+        hopeless = hopeless + 1 if (times[-1] - t) / h > max_steps - n_acc - n_rej else 0
+        if hopeless >= _PATIENCE:
+            raise MaxStepsError(f"at t={t:.6g} the adaptive step h={h:.3g} has for {_PATIENCE} attempts been so small "
+                                f"that reaching t_end={times[-1]:g} needs about {(times[-1] - t) / h:.3g} more steps, "
+                                f"beyond what max_steps={max_steps} leaves; loosen rtol/atol, raise dt_min or raise "
+                                f"max_steps")
         target = times[out]
         h = min(h, target - t)
         if h < dt_min and target - t > dt_min:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from sciml.validation import check_choice
+from sciml.validation import ArgumentTypeError, check_choice
 
 from ._sde_methods import METHODS
 
@@ -34,8 +34,10 @@ class CountedSDE:
     def f(self, t, y):
         self.nfe += 1
         out = self.sde.f(t, y)
-        if not self._checked and tuple(out.shape) != tuple(y.shape):
-            raise ValueError(f"sde.f returned shape {tuple(out.shape)}, expected {tuple(y.shape)} (the shape of y)")
+        if not self._checked:
+            if tuple(out.shape) != tuple(y.shape):
+                raise ValueError(f"sde.f returned shape {tuple(out.shape)}, expected {tuple(y.shape)} (the shape of y)")
+            _check_like("sde.f", out, y)
         return out
 
     def g(self, t, y):
@@ -44,11 +46,18 @@ class CountedSDE:
             if tuple(out.shape) != tuple(self._want_g):
                 raise ValueError(f"sde.g returned shape {tuple(out.shape)} for noise_type {self.noise_type!r}, "
                                  f"expected {tuple(self._want_g)}")
+            _check_like("sde.g", out, y)
             self._checked = True
         return out
 
     def h(self, t, y):
         return self.sde.h(t, y)
+
+
+def _check_like(name: str, out: torch.Tensor, y: torch.Tensor) -> None:
+    if out.dtype != y.dtype or out.device != y.device:
+        raise ArgumentTypeError(f"{name} returned a {out.dtype} tensor on {out.device}, but y0 is {y.dtype} on "
+                                f"{y.device}; make the SDE return y0's dtype and device (e.g. sde.to(y0.dtype))")
 
 
 def noise_dim(sde, y0: torch.Tensor) -> int:

@@ -42,14 +42,14 @@ class StateLayout:
         dimensions in front of every part."""
         lead = flat.shape[:-2]
         if not self.is_tuple:
-            return flat.reshape(*lead, *self.shapes[0])
+            return flat.reshape((*lead, *self.shapes[0]))
         chunks = torch.split(flat, self.sizes, dim=-1)
-        return tuple(c.reshape(*lead, *s) for c, s in zip(chunks, self.shapes))
+        return tuple(c.reshape((*lead, *s)) for c, s in zip(chunks, self.shapes))
 
     def wrap(self, func: Callable) -> Callable:
         """``func(t, user_state) -> user_state`` as ``f(t, flat) -> flat``."""
         if not self.is_tuple:
-            # ints rather than torch.Size: view/reshape parse them several times faster
+            # a tuple of ints rather than torch.Size: view/reshape parse it several times faster; () is a 0-d state
             shape, rows = tuple(self.shapes[0]), self.batch
-            return lambda t, y: func(t, y.view(*shape)).reshape(rows, -1)
+            return lambda t, y: func(t, y.view(shape)).reshape(rows, -1)
         return lambda t, y: self.flatten(func(t, self.unflatten(y)))
