@@ -9,7 +9,7 @@ import torch
 
 from sciml.pde import integrate
 from sciml.problems import Problem
-from sciml.validation import check_int
+from sciml.validation import check_int, check_real
 
 __all__ = ["ParametricLaw1D"]
 
@@ -47,7 +47,10 @@ class ParametricLaw1D(Problem):
     def __init__(self, resolution: int = 201, n_times: int = 201, param_range=None):
         resolution = check_int("resolution", resolution, minimum=3)
         n_times = check_int("n_times", n_times, minimum=2)
-        lo, hi = self.param_range if param_range is None else (float(param_range[0]), float(param_range[1]))
+        if param_range is not None and (not isinstance(param_range, (tuple, list)) or len(param_range) != 2):
+            raise ValueError(f"param_range must be a pair (low, high), got {param_range!r}")
+        lo, hi = self.param_range if param_range is None else (check_real("param_range[0]", param_range[0]),
+                                                               check_real("param_range[1]", param_range[1]))
         self._check_param(torch.tensor([lo, hi]))
         if not lo <= hi:
             raise ValueError(f"param_range must be increasing, got {param_range}")
@@ -77,7 +80,7 @@ class ParametricLaw1D(Problem):
     def sample_inputs(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """The parameter of each sample, uniform on ``param_range``, ``(n, 1)`` float64."""
         lo, hi = self.param_range
-        return lo + (hi - lo) * torch.rand(n, 1, generator=generator, dtype=torch.float64)
+        return lo + (hi - lo) * torch.rand(check_int("n", n), 1, generator=generator, dtype=torch.float64)
 
     def solve(self, inputs: torch.Tensor) -> torch.Tensor:
         """The closed form on the grid, ``(n, n_times, resolution)`` float64."""

@@ -23,7 +23,7 @@ import torch
 from sciml.pde import (FiniteVolume1D, SolverStepper, SpectralGrid, burgers_flux, crank_nicolson_rk4,
                        gaussian_random_field, rollout)
 from sciml.problems import Problem
-from sciml.validation import check_int, check_real
+from sciml.validation import check_int, check_real, check_tensor
 
 from ._parametric import ParametricLaw1D, param_tensor, param_and_times
 
@@ -68,6 +68,8 @@ class Burgers(Problem):
 
     def solve(self, inputs: torch.Tensor) -> torch.Tensor:
         """``u`` at the output times, ``(n, n_times, resolution)`` in the input dtype."""
+        check_tensor("inputs", inputs, shape=(None, self.resolution), floating=True, finite=True,
+                     layout="(n, resolution) initial conditions")
         u_hat = self.spectral.fft(inputs.to(torch.float64))
         stepper = self._stepper(u_hat)
         path = rollout(stepper, u_hat, self.steps_per_output * (self.n_times - 1), self.steps_per_output)

@@ -25,7 +25,7 @@ import torch
 
 from sciml.pde import ConvexFlux, FiniteVolume1D, SpectralGrid, gaussian_random_field
 from sciml.problems import Problem
-from sciml.validation import check_int, check_real
+from sciml.validation import check_int, check_real, check_tensor
 
 from ._parametric import ParametricLaw1D, param_tensor, param_and_times
 
@@ -71,6 +71,8 @@ class Convection(Problem):
 
     def solve(self, inputs: torch.Tensor, times: torch.Tensor | None = None) -> torch.Tensor:
         """``u(x, t)`` at the output times, ``(n, n_times, resolution)`` in the input dtype."""
+        check_tensor("inputs", inputs, shape=(None, self.resolution), floating=True, finite=True,
+                     layout="(n, resolution) initial conditions")
         u0 = inputs.to(torch.float64)
         t = self.times() if times is None else torch.as_tensor(times, dtype=torch.float64)
         (k,) = self.spectral.wavenumbers(torch.float64, u0.device)

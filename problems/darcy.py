@@ -24,7 +24,7 @@ import torch
 
 from sciml.pde import apply_operator, gaussian_random_field, solve_elliptic
 from sciml.problems import Problem
-from sciml.validation import check_choice, check_int, check_real
+from sciml.validation import ArgumentTypeError, check_choice, check_int, check_real
 
 __all__ = ["Darcy"]
 
@@ -106,4 +106,9 @@ class Darcy(Problem):
         if not isinstance(a, torch.Tensor) or a.dim() != 3 or tuple(a.shape[1:]) != (s, s):
             shape = tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__
             raise ValueError(f"expected coefficients of shape (n, {s}, {s}), got {shape}")
+        if not a.is_floating_point():
+            raise ArgumentTypeError(f"the coefficients must be a floating-point tensor, got {a.dtype} (an integer "
+                                    f"field would be solved and cast back to integers); convert it with a.double()")
+        if a.shape[0] == 0:
+            raise ValueError(f"expected at least one coefficient field (n >= 1), got shape {tuple(a.shape)}")
         return a

@@ -275,6 +275,9 @@ class NavierStokes(Problem):
         if not isinstance(w, torch.Tensor) or w.dim() != 3 or tuple(w.shape[1:]) != (s, s):
             shape = tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__
             raise ValueError(f"expected initial vorticities of shape (n, {s}, {s}) on the solver grid, got {shape}")
+        if not w.is_floating_point() or w.shape[0] == 0:
+            raise ValueError(f"expected a floating-point tensor of n >= 1 initial vorticities, got {w.dtype} of shape "
+                             f"{tuple(w.shape)}; convert it with w.double()")
         if not bool(torch.isfinite(w).all()):
             raise ValueError("the initial vorticity contains inf or nan")
         return w

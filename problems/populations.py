@@ -24,7 +24,7 @@ import torch
 
 from sciml.problems import Problem
 from sciml.solvers import LinearSDE, solve_sde
-from sciml.validation import check_real
+from sciml.validation import check_int, check_real, check_seed, check_tensor
 
 __all__ = ["OUPopulation", "Repressilator"]
 
@@ -41,11 +41,12 @@ class _Population(Problem):
         return {"t": self.times.numpy()}
 
     def sample_inputs(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        z = torch.randn(n, self.initial_mean.shape[0], generator=generator, dtype=torch.float64)
+        z = torch.randn(check_int("n", n), self.initial_mean.shape[0], generator=generator, dtype=torch.float64)
         return self.initial_mean + self.initial_std * z
 
     def snapshots(self, n: int, seed: int = 0) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """``(times, [X_0, ..., X_K])``, ``X_k`` ``(n, d)`` from its own ``n`` particles."""
+        n, seed = check_int("n", n), check_seed("seed", seed)
         g = torch.Generator().manual_seed(seed)
         out = []
         for k in range(len(self.times)):
@@ -55,6 +56,9 @@ class _Population(Problem):
 
     def solve(self, inputs: torch.Tensor, seed: int = 0) -> torch.Tensor:
         """Paths ``(n, K + 1, d)`` at the snapshot times from ``inputs`` at ``times[0]``."""
+        check_tensor("inputs", inputs, shape=(None, self.initial_mean.shape[0]), floating=True, finite=True,
+                     layout="(n, d) initial states")
+        seed = check_seed("seed", seed)
         return self._simulate(inputs.to(torch.float64), self.times, torch.Generator().manual_seed(seed))
 
 

@@ -89,6 +89,6 @@ def test_gradients_flow_and_errors():
     with pytest.raises(ValueError, match="reduction"):
         LpLoss(reduction="avg")
     with pytest.raises(ValueError, match="spectral gradients need periodic"):
-        H1Loss(periodic=False)
+        H1Loss(periodic=False, method="spectral")
     with pytest.raises(ValueError, match="batch, channels"):
         LpLoss()(torch.ones(4), torch.ones(4))

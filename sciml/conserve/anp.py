@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from sciml.nn import mlp
+from sciml.validation import check_int, check_model_input, check_probability
 
 __all__ = ["AttentiveNP", "Attention"]
 
@@ -35,6 +36,8 @@ class Attention(nn.Module):
 
     def __init__(self, hidden: int, heads: int = 4, dropout: float = 0.1):
         super().__init__()
+        hidden, heads = check_int("hidden", hidden), check_int("heads", heads)
+        dropout = check_probability("dropout", dropout, closed=False)
         if hidden % heads:
             raise ValueError(f"hidden ({hidden}) must be a multiple of heads ({heads})")
         self.heads, self.hidden, self.dropout = heads, hidden, dropout
@@ -72,6 +75,10 @@ class AttentiveNP(nn.Module):
     def __init__(self, dim_x: int = 2, dim_y: int = 1, hidden: int = 128, latent: int = 128, heads: int = 4,
                  dropout: float = 0.1, decoder_width: int | None = None):
         super().__init__()
+        dim_x, dim_y = check_int("dim_x", dim_x), check_int("dim_y", dim_y)
+        hidden, latent = check_int("hidden", hidden), check_int("latent", latent)
+        if decoder_width is not None:
+            decoder_width = check_int("decoder_width", decoder_width)
         self.dim_x, self.dim_y, self.latent = dim_x, dim_y, latent
         self.latent_in = nn.Linear(dim_x + dim_y, hidden)
         self.latent_self = nn.ModuleList(Attention(hidden, heads, dropout) for _ in range(2))
@@ -86,8 +93,17 @@ class AttentiveNP(nn.Module):
         self.decoder = mlp([2 * hidden + latent, width, width, width, 2 * dim_y], activation="relu")
 
     # ------------------------------------------------------------------ paths
+    def _check_set(self, name: str, v: torch.Tensor, dim: int) -> None:
+        check_model_input(f"AttentiveNP ({name})", v, layout=f"(batch, points, {dim})", ndim=3, channels=dim,
+                          channel_axis=-1, dtype=self.latent_in.weight.dtype)
+
     def latent_distribution(self, x: torch.Tensor, y: torch.Tensor) -> torch.distributions.Normal:
         """``q(z | {(x_i, y_i)})`` for sets ``(b, n, dim_x)``, ``(b, n, dim_y)``."""
+        self._check_set("x", x, self.dim_x)
+        self._check_set("y", y, self.dim_y)
+        if x.shape[:2] != y.shape[:2]:
+            raise ValueError(f"AttentiveNP: x and y must hold the same (batch, points), got {tuple(x.shape)} and "
+                             f"{tuple(y.shape)}")
         h = self.latent_in(torch.cat([x, y], dim=-1))
         for block in self.latent_self:
             h = block(h, h, h)
@@ -114,6 +130,7 @@ class AttentiveNP(nn.Module):
     # ------------------------------------------------------------------ use
     def forward(self, xc, yc, xt, z: torch.Tensor | None = None):
         """``(mu, sigma)`` at ``xt`` with ``z`` (default: a sample from ``q(z | context)``)."""
+        self._check_set("xt", xt, self.dim_x)
         if z is None:
             z = self.latent_distribution(xc, yc).rsample()
         return self.decode(self.deterministic(xc, yc, xt), z, xt)

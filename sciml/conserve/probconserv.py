@@ -19,7 +19,7 @@ from sciml.problems import ConservationLawProblem, check_problem
 from sciml.train import Trainer
 
 from .anp import AttentiveNP
-from .constraint import ConservationConstraint, trapezoid_weights
+from .constraint import ConservationConstraint, periodic_weights, trapezoid_weights
 
 __all__ = ["Prediction", "conservation_error", "log_likelihood", "predict", "shock_positions", "softc_objective",
            "train_anp"]
@@ -115,9 +115,13 @@ def predict(model: AttentiveNP, xc: torch.Tensor, yc: torch.Tensor, t: torch.Ten
     return Prediction(mean, total_var, cov)
 
 
-def conservation_error(mean: torch.Tensor, x: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Signed ``trapezoid(mean) - b`` per time slice (``mean`` ``(..., n_x)``)."""
-    return (trapezoid_weights(x) * mean.to(torch.float64)).sum(-1) - torch.as_tensor(b, dtype=torch.float64)
+def conservation_error(mean: torch.Tensor, x: torch.Tensor, b: torch.Tensor, period: float | None = None
+                       ) -> torch.Tensor:
+    """Signed ``quadrature(mean) - b`` per time slice (``mean`` ``(..., n_x)``): the trapezoid
+    rule on ``[x_0, x_{n-1}]``, or on the circle for a periodic grid of ``period`` without
+    its endpoint (:class:`ConservationConstraint`'s rules)."""
+    w = trapezoid_weights(x) if period is None else periodic_weights(x, period)
+    return (w * mean.to(torch.float64)).sum(-1) - torch.as_tensor(b, dtype=torch.float64)
 
 
 def log_likelihood(mean: torch.Tensor, var: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
@@ -130,13 +134,20 @@ def shock_positions(mean: torch.Tensor, cov: torch.Tensor, x: torch.Tensor, n_sa
                     threshold: float = 0.0, seed: int = 0) -> torch.Tensor:
     """Front positions of ``n_samples`` draws from ``N(mean, cov)`` on nodes ``x`` ``(n_x,)``:
     the first node where a draw is ``<= threshold`` (``x[-1]`` when none is). Cholesky
-    with jitter ``1e-8`` (growing tenfold until it factorises)."""
+    with jitter ``1e-8`` (growing tenfold until it factorises, at most to 1% of the largest
+    variance; a covariance that still fails is not one, and raises)."""
     mean, cov = mean.to(torch.float64), cov.to(torch.float64)
+    if not bool(torch.isfinite(mean).all() & torch.isfinite(cov).all()):
+        raise ValueError("shock_positions: mean and cov must be finite (they contain NaN or Inf)")
     eye = torch.eye(len(mean), dtype=torch.float64)
+    ceiling = max(1e-2 * float(cov.diagonal().abs().max()), 1e-6)
     jitter, chol = 1e-8, None
     while chol is None:
         chol, info = torch.linalg.cholesky_ex(cov + jitter * eye)
         if int(info) != 0:
+            if jitter > ceiling:
+                raise ValueError(f"shock_positions: cov is not positive semi-definite (Cholesky fails with jitter "
+                                 f"{jitter:.1e}); pass a covariance matrix")
             chol, jitter = None, jitter * 10
     g = torch.Generator().manual_seed(seed)
     draws = mean + torch.randn(n_samples, len(mean), generator=g, dtype=torch.float64) @ chol.T

@@ -21,7 +21,7 @@ import math
 
 import torch
 
-from sciml.validation import check_choice, check_real
+from sciml.validation import ArgumentTypeError, check_choice, check_real
 
 __all__ = ["FAMILIES", "GAMMAS", "Interpolant"]
 
@@ -59,7 +59,14 @@ class Interpolant:
         return self.family in ONE_SIDED
 
     def coefficients(self, t: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """``(alpha, beta, gamma, alpha', beta', gamma')`` at ``t`` (any shape)."""
+        """``(alpha, beta, gamma, alpha', beta', gamma')`` at ``t`` (any shape, every entry in
+        ``[0, 1]``; NaN, Inf or a time outside raises ``ValueError``: one host read)."""
+        t = torch.as_tensor(t)
+        if not t.is_floating_point():
+            t = t.to(torch.get_default_dtype())
+        if not bool(((t >= 0) & (t <= 1)).all()):
+            bad = t[~((t >= 0) & (t <= 1))].flatten()
+            raise ValueError(f"interpolant times must lie in [0, 1], got {bad.numel()} outside (e.g. {float(bad[0])})")
         f = self.family
         if f in ("linear", "one_sided_linear"):
             alpha, beta, da, db = 1 - t, t, -torch.ones_like(t), torch.ones_like(t)
@@ -103,14 +110,33 @@ class Interpolant:
     def _col(c, x):
         return c.reshape(-1, *([1] * (x.dim() - 1))) if c.dim() else c
 
+    @staticmethod
+    def _times(t, x0: torch.Tensor, x1: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
+        """``t`` in ``x1``'s dtype after checking that ``x0``, ``x1`` (and ``z``) share a
+        floating shape ``(batch, ...)`` and ``t`` is a scalar or ``(batch,)``."""
+        for name, v in (("x0", x0), ("x1", x1), ("z", z)):
+            if v is None:
+                continue
+            if not isinstance(v, torch.Tensor) or not v.is_floating_point():
+                got = v.dtype if isinstance(v, torch.Tensor) else type(v).__name__
+                raise ArgumentTypeError(f"{name} must be a floating-point tensor (batch, ...), got {got}")
+            if v.shape != x1.shape:
+                raise ValueError(f"{name} must have the shape of x1, {tuple(x1.shape)}, got {tuple(v.shape)}")
+        t = torch.as_tensor(t).to(x1)
+        if t.dim() > 1 or (t.dim() == 1 and x1.dim() > 0 and t.shape[0] != x1.shape[0]):
+            raise ValueError(f"t must be a scalar or one time per sample ({x1.shape[0]},), got shape {tuple(t.shape)}")
+        return t
+
     def sample(self, t: torch.Tensor, x0: torch.Tensor, x1: torch.Tensor, z: torch.Tensor | None = None):
-        """``x_t`` for per-sample times ``t`` ``(batch,)`` (or a scalar)."""
-        alpha, beta, gamma, *_ = (self._col(c, x1) for c in self.coefficients(torch.as_tensor(t).to(x1)))
+        """``x_t`` for per-sample times ``t`` ``(batch,)`` (or a scalar) in ``[0, 1]``."""
+        t = self._times(t, x0, x1, z)
+        alpha, beta, gamma, *_ = (self._col(c, x1) for c in self.coefficients(t))
         out = alpha * x0 + beta * x1
         return out if z is None or self.one_sided else out + gamma * z
 
     def velocity_target(self, t, x0, x1, z=None):
         """``alpha' x0 + beta' x1 + gamma' z``: the regression target of ``b``."""
-        *_, da, db, dg = (self._col(c, x1) for c in self.coefficients(torch.as_tensor(t).to(x1)))
+        t = self._times(t, x0, x1, z)
+        *_, da, db, dg = (self._col(c, x1) for c in self.coefficients(t))
         out = da * x0 + db * x1
         return out if z is None or self.one_sided else out + dg * z

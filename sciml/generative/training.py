@@ -16,7 +16,7 @@ from torch import nn
 
 from sciml.nn import mlp
 from sciml.train import Trainer
-from sciml.validation import check_int, check_seed
+from sciml.validation import check_int, check_model_input, check_seed
 
 __all__ = ["PairStream", "VelocityField", "fit_pairs", "from_samples"]
 
@@ -37,6 +37,8 @@ class VelocityField(nn.Module):
         self.dim = dim
 
     def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        check_model_input("VelocityField", x, layout=f"(batch, {self.dim})", ndim=2, channels=self.dim,
+                          dtype=self.net[0].weight.dtype)
         t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(x.shape[0])
         return self.net(torch.cat([x, t.unsqueeze(-1)], -1))
 

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from sciml.solvers import FractionalNoiseSDE, MarkovFBM, exact_fbm_covariance, solve_sde
-from sciml.validation import check_real
+from sciml.validation import check_choice, check_real, check_seed
 
 __all__ = ["FractionalPaths", "FractionalSDE", "conditional_std", "fractional_ou_covariance", "gaussian_log_likelihood"]
 
@@ -80,6 +80,12 @@ class _Parts:
         return self.diffusion(t, x)
 
 
+def _stationary_seed(seed: int) -> int:
+    """A seed for the type I ``Y(0)`` derived from the Brownian path's ``seed`` (an LCG step,
+    so the two draws do not share a random stream)."""
+    return (6364136223846793005 * seed + 1442695040888963407) % 2**63
+
+
 class FractionalSDE(nn.Module):
     """``dX = drift(t, X) dt + diffusion(t, X) dB^H`` (diagonal) and its controlled posterior.
 
@@ -88,13 +94,15 @@ class FractionalSDE(nn.Module):
         control: ``nn.Module`` ``(t, x, y, context) -> (batch, d)`` with ``y`` the OU bank
             ``(batch, d, K)``; ``None`` for a prior-only model.
         hurst: initial ``H`` in (0, 1); ``learn_hurst`` makes ``sigmoid^-1(H)`` a parameter.
-        n_processes, gamma_max, kind, horizon: of :class:`~sciml.solvers.MarkovFBM`.
+        n_processes, gamma_max, kind, horizon: of :class:`~sciml.solvers.MarkovFBM` (``kind``
+            ``"II"`` by default, as there; type I needs a ``seed`` or ``generator`` in
+            :meth:`sample` for its stationary start).
         sde_type: ``"stratonovich"`` (default, as the paper's Stratonovich–Milstein) or
             ``"ito"``; the method defaults to Heun / Euler accordingly.
     """
 
     def __init__(self, drift: nn.Module, diffusion: nn.Module, control: nn.Module | None = None, hurst: float = 0.5,
-                 learn_hurst: bool = True, n_processes: int = 5, gamma_max: float = 20.0, kind: str = "I",
+                 learn_hurst: bool = True, n_processes: int = 5, gamma_max: float = 20.0, kind: str = "II",
                  horizon: float = 1.0, sde_type: str = "stratonovich", method: str | None = None):
         super().__init__()
         if not 0 < check_real("hurst", hurst) < 1:
@@ -106,7 +114,7 @@ class FractionalSDE(nn.Module):
             self.register_buffer("hurst_raw", raw)
         self.drift, self.diffusion, self.control = drift, diffusion, control
         self.n_processes, self.gamma_max, self.kind, self.horizon = n_processes, gamma_max, kind, horizon
-        self.sde_type = sde_type
+        self.sde_type = check_choice("sde_type", sde_type, ("ito", "stratonovich"))
         self.method = method or ("heun" if sde_type == "stratonovich" else "euler")
         self.markov()  # validates the MA-fBM settings now
 
@@ -123,11 +131,18 @@ class FractionalSDE(nn.Module):
                seed: int | None = None, generator: torch.Generator | None = None) -> FractionalPaths:
         """Paths at ``ts`` from ``X(ts[0]) = x0`` ``(batch, d)`` with fixed steps ``<= dt``: the
         controlled posterior (``posterior=True``, needs ``control``) or the prior. ``seed``
-        selects the Brownian path; ``generator`` the type I stationary ``Y(0)``."""
+        selects the Brownian path; ``generator`` the type I stationary ``Y(0)`` (default: a
+        generator seeded from ``seed``; type I with neither raises, so no draw comes from the
+        global random state)."""
         if posterior and self.control is None:
             raise ValueError("this FractionalSDE has no control: build it with control=... or pass posterior=False")
         if x0.dim() != 2:
             raise ValueError(f"x0 must have shape (batch, d), got {tuple(x0.shape)}")
+        if self.kind == "I" and generator is None:
+            if seed is None:
+                raise ValueError("kind='I' draws a stationary Y(0) at random: pass seed= (or generator=) to sample, "
+                                 "or use kind='II' (Y(0) = 0)")
+            generator = torch.Generator(device=x0.device).manual_seed(_stationary_seed(check_seed("seed", seed)))
         sde = _Controlled(_Parts(self.drift, self.diffusion, self.sde_type), self.markov(),
                           self.control if posterior else None, context)
         z0 = torch.cat([sde.initial_state(x0, generator), x0.new_zeros(x0.shape[0], 1)], -1)

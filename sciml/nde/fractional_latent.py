@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from sciml.nn import mlp
-from sciml.validation import check_real
+from sciml.validation import check_int, check_real
 
 from .fractional import FractionalSDE
 from .latent import Autonomous
@@ -123,6 +123,9 @@ class LatentFractionalSDE(nn.Module):
         if decoder == "identity" and obs_dim != latent_dim:
             raise ValueError(f"an identity decoder needs obs_dim == latent_dim, got {obs_dim} and {latent_dim}")
         obs_std = check_real("obs_std", obs_std, positive=True)
+        obs_dim, latent_dim = check_int("obs_dim", obs_dim), check_int("latent_dim", latent_dim)
+        hidden, context_dim = check_int("hidden", hidden), check_int("context_dim", context_dim)
+        dt = check_real("dt", dt, positive=True)
         self.obs_dim, self.latent_dim, self.dt, self.learn_x0 = obs_dim, latent_dim, dt, learn_x0
         self.gru = nn.GRU(obs_dim + 1, hidden, batch_first=True)
         self.to_context = nn.Linear(hidden, context_dim)

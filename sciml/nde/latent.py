@@ -27,7 +27,7 @@ from torch import nn
 
 from sciml.nn import mlp
 from sciml.solvers import solve_sde
-from sciml.validation import check_real
+from sciml.validation import ArgumentTypeError, check_int, check_real
 
 from .neural_ode import NeuralODE
 from .neural_sde import NeuralSDE
@@ -67,6 +67,9 @@ class _Encoder(nn.Module):
 
 
 def _check(ys, t, obs_dim):
+    if not isinstance(ys, torch.Tensor) or not ys.is_floating_point():
+        got = ys.dtype if isinstance(ys, torch.Tensor) else type(ys).__name__
+        raise ArgumentTypeError(f"ys must be a floating-point tensor (batch, T, {obs_dim}), got {got}")
     if ys.dim() != 3 or ys.shape[-1] != obs_dim:
         raise ValueError(f"ys must have shape (batch, T, {obs_dim}), got {tuple(ys.shape)}")
     t = torch.as_tensor(t, dtype=ys.dtype, device=ys.device)
@@ -79,6 +82,8 @@ class _Latent(nn.Module):
     def __init__(self, obs_dim, latent_dim, hidden, obs_std, enc_out):
         super().__init__()
         obs_std = check_real("obs_std", obs_std, positive=True)
+        obs_dim, latent_dim, hidden = check_int("obs_dim", obs_dim), check_int("latent_dim", latent_dim), \
+            check_int("hidden", hidden)
         self.obs_dim, self.latent_dim, self.obs_std = obs_dim, latent_dim, obs_std
         self.encoder = _Encoder(obs_dim, hidden, enc_out)
         self.decoder = nn.Linear(latent_dim, obs_dim)
@@ -116,6 +121,7 @@ class LatentODE(_Latent):
     def __init__(self, obs_dim: int, latent_dim: int = 4, hidden: int = 32, layers: int = 2, obs_std: float = 0.01,
                  **ode_kwargs):
         super().__init__(obs_dim, latent_dim, hidden, obs_std, 2 * latent_dim)
+        layers = check_int("layers", layers)
         self.ode = NeuralODE(Autonomous(mlp([latent_dim] + [hidden] * layers + [latent_dim])), **ode_kwargs)
 
     def forward(self, ys: torch.Tensor, t: torch.Tensor) -> LatentOutput:
@@ -167,7 +173,10 @@ class LatentSDE(_Latent):
 
     def __init__(self, obs_dim: int, latent_dim: int = 4, hidden: int = 32, context_dim: int = 8, layers: int = 2,
                  obs_std: float = 0.01, diffusion_scale: float = 0.5, **sde_kwargs):
+        context_dim = check_int("context_dim", context_dim)
         super().__init__(obs_dim, latent_dim, hidden, obs_std, 2 * latent_dim + context_dim)
+        layers = check_int("layers", layers)
+        diffusion_scale = check_real("diffusion_scale", diffusion_scale, positive=True)
         sde_kwargs.setdefault("method", "euler")
         widths = [hidden] * layers
         self.posterior = _Posterior(mlp([latent_dim + context_dim] + widths + [latent_dim]))

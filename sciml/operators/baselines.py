@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Sequence
 
+import torch
+
 from sciml.train.spec import record_spec
-from sciml.validation import check_int
+from sciml.validation import ArgumentTypeError, check_int, check_model_input, check_real
 
 __all__ = ["fno"]
+
+
+def _check_input(module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
+    """Forward pre-hook of :func:`fno`: the input is ``(batch, in_channels, *space)`` with
+    one space axis per entry of ``n_modes``, in the dtype of the weights."""
+    x = args[0] if args else kwargs.get("x")
+    ndim = len(module.n_modes)
+    space = ", ".join(f"x{i}" for i in range(1, ndim + 1))
+    check_model_input("fno", x, layout=f"(batch, {module.in_channels}, {space})", ndim=ndim + 2,
+                      channels=module.in_channels, dtype=next(module.parameters()).dtype)
 
 
 @record_spec("fno")
@@ -19,20 +32,28 @@ def fno(n_modes: Sequence[int] = (16, 16), in_channels: int = 1, out_channels: i
         factorization: str | None = None, rank: float = 1.0):
     """neuraloperator's ``FNO`` (2.0): ``(batch, in_channels, *space) -> (batch, out_channels, *space)``.
 
-    ``n_modes`` counts all kept modes per dimension (a centred window: ``(16, 16)`` is the
-    original FNO's ``modes=8`` per corner); ``positional_embedding="grid"`` appends the
-    coordinates on ``[0, 1]``. The other arguments are ``neuralop.models.FNO``'s, with its
-    defaults (neuraloperator is imported on the first call: it takes seconds to import).
+    ``n_modes`` counts all kept modes per dimension, one positive int per space axis (a
+    centred window: ``(16, 16)`` is the original FNO's ``modes=8`` per corner);
+    ``positional_embedding="grid"`` appends the coordinates on ``[0, 1]``. The other
+    arguments are ``neuralop.models.FNO``'s, with its defaults (neuraloperator is imported
+    on the first call: it takes seconds to import). The returned module checks its
+    input's layout and dtype before every call.
     """
+    if isinstance(n_modes, numbers.Number) or not isinstance(n_modes, Sequence) or not n_modes:
+        raise ArgumentTypeError(f"n_modes must list the kept modes per space axis, e.g. (16, 16) in 2-D, got "
+                                f"{n_modes!r}")
+    n_modes = tuple(check_int(f"n_modes[{i}]", m) for i, m in enumerate(n_modes))
+    ratios = {name: check_real(name, value, positive=True) for name, value in (
+        ("lifting_channel_ratio", lifting_channel_ratio), ("projection_channel_ratio", projection_channel_ratio),
+        ("channel_mlp_expansion", channel_mlp_expansion), ("rank", rank))}
     try:
         from neuralop.models import FNO
     except ImportError as err:  # pragma: no cover - neuraloperator is a dependency
         raise ImportError("model 'fno' needs neuraloperator: pip install neuraloperator") from err
-    n_modes = tuple(check_int(f"n_modes[{i}]", m) for i, m in enumerate(n_modes))
-    return FNO(n_modes=n_modes, in_channels=check_int("in_channels", in_channels),
-               out_channels=check_int("out_channels", out_channels),
-               hidden_channels=check_int("hidden_channels", hidden_channels), n_layers=check_int("n_layers", n_layers),
-               lifting_channel_ratio=lifting_channel_ratio, projection_channel_ratio=projection_channel_ratio,
-               positional_embedding=positional_embedding, norm=norm, domain_padding=domain_padding,
-               channel_mlp_expansion=channel_mlp_expansion, channel_mlp_skip=channel_mlp_skip, fno_skip=fno_skip,
-               factorization=factorization, rank=rank)
+    model = FNO(n_modes=n_modes, in_channels=check_int("in_channels", in_channels),
+                out_channels=check_int("out_channels", out_channels),
+                hidden_channels=check_int("hidden_channels", hidden_channels), n_layers=check_int("n_layers", n_layers),
+                positional_embedding=positional_embedding, norm=norm, domain_padding=domain_padding,
+                channel_mlp_skip=channel_mlp_skip, fno_skip=fno_skip, factorization=factorization, **ratios)
+    model.register_forward_pre_hook(_check_input, with_kwargs=True)
+    return model

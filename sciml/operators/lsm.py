@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sciml.train.spec import record_spec
-from sciml.validation import check_int
+from sciml.validation import check_int, check_model_input
 
 __all__ = ["LSM", "NeuralSpectralBlock"]
 
@@ -48,11 +48,12 @@ def _double_conv(c_in: int, c_out: int, c_mid: int | None = None, ndim: int = 2)
                          conv(c_mid, c_out, 3, padding=1, bias=False), norm(c_out), nn.ReLU())
 
 
-def _as_tuple(v, ndim: int) -> tuple[int, ...]:
-    out = tuple(int(x) for x in v) if isinstance(v, (tuple, list)) else (int(v),) * ndim
-    if len(out) != ndim:
-        raise ValueError(f"expected {ndim} values, got {v!r}")
-    return out
+def _as_tuple(name: str, v, ndim: int, minimum: int = 1) -> tuple[int, ...]:
+    """``v`` (one int, or one per axis) as ``ndim`` ints ``>= minimum``."""
+    values = tuple(v) if isinstance(v, (tuple, list)) else (v,) * ndim
+    if len(values) != ndim:
+        raise ValueError(f"{name} must be one int or {ndim} ints (one per axis), got {v!r}")
+    return tuple(check_int(f"{name}[{i}]", x, minimum=minimum) for i, x in enumerate(values))
 
 
 class NeuralSpectralBlock(nn.Module):
@@ -62,10 +63,13 @@ class NeuralSpectralBlock(nn.Module):
     def __init__(self, channels: int, num_basis: int = 12, num_token: int = 4, patch=6, heads: int = 8,
                  ndim: int = 2):
         super().__init__()
+        channels, heads = check_int("channels", channels), check_int("heads", heads)
+        num_basis, num_token = check_int("num_basis", num_basis), check_int("num_token", num_token)
+        ndim = check_int("ndim", ndim, minimum=2, maximum=3)
         if channels % heads:
             raise ValueError(f"channels ({channels}) must be a multiple of heads ({heads})")
         self.channels, self.num_basis, self.num_token, self.heads = channels, num_basis, num_token, heads
-        self.ndim, self.patch = ndim, _as_tuple(patch, ndim)
+        self.ndim, self.patch = ndim, _as_tuple("patch", patch, ndim)
         self.weights = nn.Parameter(torch.rand(channels, 2 * num_basis) / channels)
         self.latent = nn.Parameter(torch.rand(heads, num_token, channels // heads) / channels)
         self.to_kv = _CONV[ndim](channels, 2 * channels, 1)
@@ -144,10 +148,13 @@ class LSM(nn.Module):
                  num_basis: int = 12, num_token: int = 4, ndim: int = 2):
         super().__init__()
         ndim = check_int("ndim", ndim, minimum=2, maximum=3)
+        width = check_int("width", width)
         if width % 8:
             raise ValueError(f"width must be a multiple of the 8 attention heads, got {width}")
+        in_channels, out_channels = check_int("in_channels", in_channels), check_int("out_channels", out_channels)
+        num_basis, num_token = check_int("num_basis", num_basis), check_int("num_token", num_token)
         self.in_channels, self.ndim = in_channels, ndim
-        self.patch, self.padding = _as_tuple(patch, ndim), _as_tuple(padding, ndim)
+        self.patch, self.padding = _as_tuple("patch", patch, ndim), _as_tuple("padding", padding, ndim, minimum=0)
         w, conv = width, _CONV[ndim]
         self.lift = conv(in_channels + ndim, w, 1)
         self.inc = _double_conv(w, w, ndim=ndim)
@@ -163,8 +170,8 @@ class LSM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         d = self.ndim
-        if x.dim() != d + 2 or x.shape[1] != self.in_channels:
-            raise ValueError(f"LSM expects (batch, {self.in_channels}, {', '.join('HWD'[:d])}), got {tuple(x.shape)}")
+        check_model_input("LSM", x, layout=f"(batch, {self.in_channels}, {', '.join('HWD'[:d])})", ndim=d + 2,
+                          channels=self.in_channels, dtype=self.out.weight.dtype)
         b, sizes = x.shape[0], x.shape[2:]
         padded = [n + q for n, q in zip(sizes, self.padding)]
         units = [16 * p for p in self.patch]

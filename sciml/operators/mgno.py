@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sciml.train.spec import record_spec
-from sciml.validation import check_choice, check_int
+from sciml.validation import check_choice, check_int, check_model_input
 
 __all__ = ["MgConv", "MgNO"]
 
@@ -75,10 +75,15 @@ class MgConv(nn.Module):
                  residual_restriction: bool = False, grid_size: int | None = None):
         super().__init__()
         check_choice("padding_mode", padding_mode, _PADDINGS)
-        its = [tuple(int(v) for v in it) for it in num_iteration]
-        if not its or any(len(it) != 2 or min(it) < 0 for it in its) or its[0][0] < 1:
+        in_channels, channels = check_int("in_channels", in_channels), check_int("channels", channels)
+        its = [tuple(it) for it in num_iteration]
+        if not its or any(len(it) != 2 for it in its):
             raise ValueError(f"num_iteration must list (pre, post) >= 0 per level with pre >= 1 on level 0, "
                              f"got {num_iteration!r}")
+        its = [tuple(check_int(f"num_iteration[{level}][{i}]", v, minimum=1 if level == i == 0 else 0)
+                     for i, v in enumerate(it)) for level, it in enumerate(its)]
+        if grid_size is not None:
+            grid_size = check_int("grid_size", grid_size, hint="the finest grid side, or None")
         self.levels, self.padding_mode, self.residual_restriction = len(its), padding_mode, residual_restriction
         self.periodic = padding_mode == "circular" if periodic_prolongation is None else bool(periodic_prolongation)
         c_f, c_u = in_channels, channels
@@ -167,6 +172,8 @@ class MgNO(nn.Module):
         super().__init__()
         check_choice("activation", activation, ("gelu", "relu"))
         n_layers = check_int("n_layers", n_layers)
+        in_channels, out_channels = check_int("in_channels", in_channels), check_int("out_channels", out_channels)
+        channels = check_int("channels", channels)
         self.in_channels, self.activation = in_channels, activation
         self.cycles = nn.ModuleList()
         self.skips = nn.ModuleList()
@@ -178,8 +185,8 @@ class MgNO(nn.Module):
         self.head = nn.Conv2d(channels, out_channels, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"MgNO expects (batch, {self.in_channels}, H, W), got {tuple(x.shape)}")
+        check_model_input("MgNO", x, layout=f"(batch, {self.in_channels}, H, W)", ndim=4, channels=self.in_channels,
+                          dtype=self.head.weight.dtype)
         act = F.gelu if self.activation == "gelu" else F.relu
         u = x
         for cycle, skip in zip(self.cycles, self.skips):

@@ -56,9 +56,17 @@ from torch import nn
 
 from sciml.nn import ACTIVATIONS
 from sciml.train.spec import record_spec
-from sciml.validation import check_choice, check_int
+from sciml.validation import ArgumentTypeError, check_choice, check_int, check_model_input, check_real
 
 __all__ = ["OutputConv", "SFNO", "SpaceTimeSpectralConv"]
+
+
+def _modes(modes) -> tuple[int, int, int]:
+    """``(mx, my, mt)``: three positive ints."""
+    if not isinstance(modes, (tuple, list)) or len(modes) != 3:
+        raise ValueError(f"modes must be three positive ints (mx, my, mt), got {modes!r}")
+    return tuple(check_int(f"modes[{i}]", m, hint="modes must be three positive ints (mx, my, mt)")
+                 for i, m in enumerate(modes))
 
 
 def _corners(modes_x: int, modes_y: int) -> list[tuple[slice, slice]]:
@@ -81,10 +89,10 @@ class SpaceTimeSpectralConv(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, modes: Sequence[int], bias: bool = False,
                  delta: float = 1.0):
         super().__init__()
-        modes = tuple(int(m) for m in modes)
-        if len(modes) != 3 or min(modes) < 1:
-            raise ValueError(f"modes must be three positive ints (mx, my, mt), got {modes}")
-        self.in_channels, self.out_channels, self.modes, self.delta = in_channels, out_channels, modes, float(delta)
+        modes = _modes(modes)
+        in_channels, out_channels = check_int("in_channels", in_channels), check_int("out_channels", out_channels)
+        delta = check_real("delta", delta)
+        self.in_channels, self.out_channels, self.modes, self.delta = in_channels, out_channels, modes, delta
         scale = 0.5 / (in_channels * out_channels)
         self.weight = nn.Parameter(scale * torch.rand(4, in_channels, out_channels, *modes, 2))
         self.bias = nn.Parameter(torch.zeros(4, *modes, 2)) if bias else None
@@ -190,6 +198,11 @@ class SFNO(nn.Module):
         check_choice("activation", activation, tuple(ACTIVATIONS))
         if out_steps is not None:
             out_steps = check_int("out_steps", out_steps)
+        modes = _modes(modes)
+        beta, delta = check_real("beta", beta), check_real("delta", delta)
+        pe_dt = check_real("pe_dt", pe_dt, positive=True)
+        if not isinstance(time_padding, bool):
+            raise ArgumentTypeError(f"time_padding must be True or False, got {time_padding!r}")
         self.modes, self.width, self.latent_steps, self.out_steps = tuple(modes), width, latent_steps, out_steps
         self.channels = channels
         self.beta, self.pe_dt = float(beta), float(pe_dt)
@@ -223,6 +236,8 @@ class SFNO(nn.Module):
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"SFNO expects (batch, channels={self.channels}, T_in, x, y) frames, got {shape}; "
                              f"a trajectory (batch, T_in, x, y) of one field is x[:, None]")
+        check_model_input("SFNO", x, layout=f"(batch, channels={self.channels}, T_in, x, y)", ndim=5,
+                          channels=self.channels, dtype=self.lift.weight.dtype)
 
     def trunk(self, x: torch.Tensor) -> torch.Tensor:
         """Everything before the output layer: ``(b, c, T_in, x, y) -> (b, c, latent_steps, x, y)``."""

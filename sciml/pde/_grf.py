@@ -31,6 +31,8 @@ from typing import Sequence
 
 import torch
 
+from sciml.validation import check_int, check_real
+
 from ._spectral import SpectralGrid
 
 __all__ = ["gaussian_random_field", "grf_eigenvalues", "grf_from_noise"]
@@ -56,6 +58,8 @@ def grf_eigenvalues(shape: Sequence[int], alpha: float, tau: float, sigma: float
     shape = _check(shape, alpha, tau, boundary)
     if sigma is None:
         sigma = tau ** (alpha - len(shape) / 2)
+    else:
+        sigma = check_real("sigma", sigma, positive=True)
     if boundary == "periodic":
         k2 = SpectralGrid(shape).k_squared(dtype, device)
     else:
@@ -83,8 +87,7 @@ def gaussian_random_field(n_samples: int, shape: Sequence[int], alpha: float = 2
     Returns ``(n_samples, *shape)``. The same generator state gives the same fields
     (draws are made in float64 on ``device`` and cast to ``dtype``).
     """
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive int, got {n_samples!r}")
+    n_samples = check_int("n_samples", n_samples)
     lam = grf_eigenvalues(shape, alpha, tau, sigma, boundary, torch.float64, device, zero_mean)
     shape = tuple(int(n) for n in shape)
     noise_shape = shape if boundary == "periodic" else tuple(lam.shape)

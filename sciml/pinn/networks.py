@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from sciml.nn import MLP
+from sciml.validation import check_callable, check_int, check_model_input, check_real, check_seed
 
 __all__ = ["FourierFeatures", "MLP", "PINNNet", "PeriodicEmbedding", "initial_condition_transform"]
 
@@ -31,6 +32,11 @@ class PeriodicEmbedding(nn.Module):
 
     def __init__(self, in_dim: int, periods: dict[int, float]):
         super().__init__()
+        in_dim = check_int("in_dim", in_dim)
+        if not isinstance(periods, dict) or not periods or any(isinstance(c, bool) or not isinstance(c, int)
+                                                                for c in periods):
+            raise ValueError(f"periods must map columns in [0, {in_dim}) to positive periods, got {periods!r}")
+        periods = {c: check_real(f"periods[{c}]", p, positive=True) for c, p in periods.items()}
         if not periods or any(not 0 <= c < in_dim for c in periods) or any(p <= 0 for p in periods.values()):
             raise ValueError(f"periods must map columns in [0, {in_dim}) to positive periods, got {periods}")
         self.in_dim, self.periods = in_dim, dict(periods)
@@ -51,7 +57,9 @@ class FourierFeatures(nn.Module):
 
     def __init__(self, in_dim: int, n_features: int = 64, scale: float = 1.0, seed: int = 0):
         super().__init__()
-        g = torch.Generator().manual_seed(seed)
+        in_dim, n_features = check_int("in_dim", in_dim), check_int("n_features", n_features)
+        scale = check_real("scale", scale, positive=True)
+        g = torch.Generator().manual_seed(check_seed("seed", seed))
         self.register_buffer("B", scale * torch.randn(n_features, in_dim, generator=g))
         self.out_dim = in_dim + 2 * n_features
 
@@ -78,13 +86,15 @@ class PINNNet(nn.Module):
         stages = [] if embedding is None else list(embedding) if isinstance(embedding, (list, tuple)) else [embedding]
         self.embedding = nn.Sequential(*stages)
         d = stages[-1].out_dim if stages else in_dim
-        self.in_dim, self.out_dim = in_dim, out_dim
+        if output_transform is not None:
+            check_callable("output_transform", output_transform, "f(coords, raw) -> u")
+        self.in_dim, self.out_dim = check_int("in_dim", in_dim), check_int("out_dim", out_dim)
         self.mlp = MLP(d, out_dim, width, depth, activation)
         self.output_transform = output_transform
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
-        if coords.dim() != 2 or coords.shape[1] != self.in_dim:
-            raise ValueError(f"expected coordinates (N, {self.in_dim}), got {tuple(coords.shape)}")
+        check_model_input("PINNNet", coords, layout=f"coordinates (N, {self.in_dim})", ndim=2, channels=self.in_dim,
+                          dtype=self.mlp[0].weight.dtype)
         raw = self.mlp(self.embedding(coords))
         return raw if self.output_transform is None else self.output_transform(coords, raw)
 

@@ -138,6 +138,7 @@ class Simulation:
         which checks every new state and records the saved ones.
         """
         check_states(u0, "Simulation.run")
+        t0 = check_real("t0", t0)
         n_saved = saved_states(n_steps, save_every)
         if not bool(torch.isfinite(u0).all()):
             raise ValueError("the initial state contains inf or nan")

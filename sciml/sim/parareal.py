@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from sciml.pde import Stepper, check_states, rollout
-from sciml.validation import check_int
+from sciml.validation import check_int, check_real
 
 __all__ = ["PararealResult", "parareal"]
 
@@ -52,6 +52,11 @@ def parareal(coarse: Stepper, fine: Stepper, u0: torch.Tensor, n_steps: int, ite
     result is the fine solution).
     """
     check_states(u0, "parareal")
+    for name, stepper in (("coarse", coarse), ("fine", fine)):
+        if not isinstance(stepper, Stepper):
+            raise TypeError(f"parareal: {name} must be a stepper (callable with a dt attribute), got "
+                            f"{type(stepper).__name__}")
+    tol = check_real("tol", tol, nonnegative=True)
     if abs(float(coarse.dt) - float(fine.dt)) > 1e-12 * max(1.0, float(fine.dt)):
         raise ValueError(f"coarse and fine steppers must advance the same time, got dt {coarse.dt} and {fine.dt}")
     n_steps = check_int("n_steps", n_steps)

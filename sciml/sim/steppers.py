@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from sciml.pde import SpectralGrid, Stepper, check_dt, check_states
+from sciml.validation import ArgumentTypeError, check_int
 
 __all__ = ["CorrectedStepper", "LearnedStepper", "ResampledStepper", "correction_pairs"]
 
@@ -42,7 +43,9 @@ class LearnedStepper(nn.Module):
         super().__init__()
         if not callable(model):
             raise TypeError(f"model must be callable (an nn.Module), got {type(model).__name__}")
-        self.model, self.dt, self.residual, self.name = model, check_dt(dt), bool(residual), name
+        if not isinstance(residual, bool):
+            raise ArgumentTypeError(f"residual must be True or False, got {residual!r}")
+        self.model, self.dt, self.residual, self.name = model, check_dt(dt), residual, name
 
     def _model_dtype(self, u):
         for p in self.model.parameters() if isinstance(self.model, nn.Module) else ():
@@ -81,7 +84,11 @@ class ResampledStepper:
     interpolation back): e.g. a coarse solver inside a fine simulation."""
 
     def __init__(self, stepper: Stepper, shape):
-        self.stepper, self.shape, self.dt = stepper, tuple(int(n) for n in shape), check_dt(stepper.dt)
+        if not isinstance(stepper, Stepper):
+            raise TypeError(f"stepper must be callable with a dt attribute (the Stepper protocol), got "
+                            f"{type(stepper).__name__}")
+        shape = tuple(check_int(f"shape[{i}]", n, minimum=2) for i, n in enumerate(shape))
+        self.stepper, self.shape, self.dt = stepper, shape, check_dt(stepper.dt)
         self.name = f"{getattr(stepper, 'name', 'stepper')} (resampled)"
 
     def __call__(self, u: torch.Tensor) -> torch.Tensor:
@@ -102,6 +109,7 @@ def correction_pairs(base: Stepper, trajectories: torch.Tensor, chunk: int = 256
     if not isinstance(trajectories, torch.Tensor) or trajectories.dim() < 3 or trajectories.shape[1] < 2:
         got = tuple(trajectories.shape) if isinstance(trajectories, torch.Tensor) else type(trajectories).__name__
         raise ValueError(f"trajectories must be (n, T >= 2, *space), got {got}")
+    chunk = check_int("chunk", chunk)
     now = trajectories[:, :-1].flatten(0, 1).unsqueeze(1)
     after = trajectories[:, 1:].flatten(0, 1).unsqueeze(1)
     stepped = torch.cat([base(block) for block in now.split(chunk)])

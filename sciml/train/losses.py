@@ -6,17 +6,24 @@ averages over channels and reduces over the batch by ``reduction``: ``"sum"``
 ``"mean"``. Relative losses divide by the target's norm per sample and channel (plus
 ``eps``), so the quadrature weights cancel; absolute losses use the Riemann sum with
 cell size ``prod(L_i / n_i)`` (periodic grids: exact for trigonometric polynomials).
+
+A relative error is undefined where the target vanishes: a target whose norm is exactly
+0 for some sample and channel raises ``ValueError`` (use ``relative=False`` for such
+data); ``eps`` only guards the division against round-off on tiny norms. Checking this
+reads one boolean from the device per call.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Sequence
 
 import torch
 from torch import nn
 
 from sciml.pde import SpectralGrid
+from sciml.validation import ArgumentTypeError, check_choice, check_int, check_real
 
 __all__ = ["H1Loss", "HsLoss", "LpLoss"]
 
@@ -25,24 +32,40 @@ _REDUCTIONS = ("sum", "mean")
 
 def _check(pred: torch.Tensor, target: torch.Tensor, d: int | None) -> int:
     if not isinstance(pred, torch.Tensor) or not isinstance(target, torch.Tensor):
-        raise TypeError("pred and target must be tensors")
+        raise ArgumentTypeError(f"pred and target must be tensors (batch, channels, *space), got "
+                                f"{type(pred).__name__} and {type(target).__name__}")
     if pred.shape != target.shape:
         raise ValueError(f"pred and target must have the same shape, got {tuple(pred.shape)} and "
                          f"{tuple(target.shape)}")
+    if not pred.is_floating_point() or not target.is_floating_point():
+        raise ArgumentTypeError(f"pred and target must be floating-point tensors, got {pred.dtype} and "
+                                f"{target.dtype}; convert them with .float() or .double()")
     d = pred.dim() - 2 if d is None else d
     if d < 1 or pred.dim() < d + 2:
         raise ValueError(f"expected fields (batch, channels, *space) with {d} spatial axes, got {tuple(pred.shape)}")
     return d
 
 
+def _check_lengths(lengths) -> float | tuple[float, ...] | None:
+    """``None``, one domain length, or one per axis; each finite and > 0."""
+    if lengths is None:
+        return None
+    if isinstance(lengths, numbers.Real):
+        return check_real("lengths", lengths, positive=True)
+    if not isinstance(lengths, Sequence):
+        raise ArgumentTypeError(f"lengths must be None, a number or one number per spatial axis, got "
+                                f"{type(lengths).__name__}")
+    return tuple(check_real(f"lengths[{i}]", v, positive=True) for i, v in enumerate(lengths))
+
+
 def _lengths(lengths, d: int) -> tuple[float, ...]:
     if lengths is None:
         return (1.0,) * d
-    if isinstance(lengths, (int, float)):
-        return (float(lengths),) * d
+    if isinstance(lengths, float):
+        return (lengths,) * d
     if len(lengths) != d:
         raise ValueError(f"lengths must give one domain length per spatial axis ({d}), got {lengths}")
-    return tuple(float(v) for v in lengths)
+    return lengths
 
 
 def _reduce(per_sample: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -52,21 +75,34 @@ def _reduce(per_sample: torch.Tensor, reduction: str) -> torch.Tensor:
 class _FieldLoss(nn.Module):
     def __init__(self, d, relative, reduction, lengths, eps):
         super().__init__()
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-        if d is not None and (not isinstance(d, int) or d < 1):
-            raise ValueError(f"d must be None or a positive int, got {d!r}")
-        self.d, self.relative, self.reduction, self.lengths, self.eps = d, bool(relative), reduction, lengths, eps
+        check_choice("reduction", reduction, _REDUCTIONS)
+        if d is not None:
+            d = check_int("d", d, hint="the number of spatial axes, or None for every axis after (batch, channels)")
+        if not isinstance(relative, bool):
+            raise ArgumentTypeError(f"relative must be True or False, got {relative!r} ({type(relative).__name__})")
+        eps = check_real("eps", eps, nonnegative=True)
+        self.d, self.relative, self.reduction, self.lengths, self.eps = d, relative, reduction, \
+            _check_lengths(lengths), eps
+
+    def _relative(self, err: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        """``err / (ref + eps)`` per (sample, channel) ``(batch, channels)``; a zero ``ref`` raises."""
+        zero = ref == 0
+        if bool(zero.any()):
+            sample, channel = (int(i) for i in zero.nonzero()[0])
+            raise ValueError(f"{type(self).__name__}: the target has zero norm in {int(zero.sum())} of {zero.numel()} "
+                             f"(sample, channel) pairs (first: sample {sample}, channel {channel}), where a relative "
+                             f"error is undefined; use relative=False for targets that can vanish")
+        return err / (ref + self.eps)
 
     def _finish(self, err2: torch.Tensor, ref2: torch.Tensor) -> torch.Tensor:
         """From squared norms per (sample, channel) to the reduced loss."""
-        value = err2.sqrt() / (ref2.sqrt() + self.eps) if self.relative else err2.sqrt()
+        value = self._relative(err2.sqrt(), ref2.sqrt()) if self.relative else err2.sqrt()
         return _reduce(value.mean(-1), self.reduction)
 
 
 class LpLoss(_FieldLoss):
     """``||pred - target||_p`` over the last ``d`` axes (``d=None``: every axis after
-    batch and channel), per sample and channel.
+    batch and channel), per sample and channel; ``p`` in ``[1, inf]``.
 
     Relative (default): ``||e||_p / (||y||_p + eps)`` with plain sums (the quadrature
     weight cancels). Absolute: ``(h sum |e|^p)^(1/p)``, ``h = prod(L_i / n_i)``. Then the
@@ -77,9 +113,7 @@ class LpLoss(_FieldLoss):
     def __init__(self, p: float = 2, d: int | None = None, relative: bool = True, reduction: str = "sum",
                  lengths: Sequence[float] | float | None = None, eps: float = 1e-12):
         super().__init__(d, relative, reduction, lengths, eps)
-        if not p >= 1:
-            raise ValueError(f"p must be >= 1, got {p}")
-        self.p = float(p)
+        self.p = math.inf if p == math.inf else check_real("p", p, minimum=1)
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         d = _check(pred, target, self.d)
@@ -89,7 +123,7 @@ class LpLoss(_FieldLoss):
         err = torch.linalg.vector_norm(e, ord=p, dim=-1)
         if self.relative:
             ref = torch.linalg.vector_norm(y, ord=p, dim=-1)
-            return _reduce((err / (ref + self.eps)).mean(-1), self.reduction)
+            return _reduce(self._relative(err, ref).mean(-1), self.reduction)
         h = math.prod(L / n for L, n in zip(_lengths(self.lengths, d), pred.shape[-d:]))
         return _reduce((h ** (1 / p) * err).mean(-1), self.reduction)
 
@@ -114,22 +148,25 @@ class H1Loss(_FieldLoss):
     norm of ``target`` by default.
 
     ``periodic=True`` (grid ``x_i = i L / n``): gradients are spectral
-    (``method="spectral"``, exact on the resolved modes) or central differences
-    (``"fd"``, as neuraloperator). ``periodic=False`` (grid ``x_i = i L / (n - 1)``,
-    boundary included, e.g. Dirichlet Darcy): second-order central differences inside
-    and one-sided three-point stencils on the boundary, never wrap-around. Absolute
-    norms use the Riemann weight ``prod(L_i / n_i)``.
+    (``method="spectral"``, the default there, exact on the resolved modes) or central
+    differences (``"fd"``, as neuraloperator). ``periodic=False`` (grid ``x_i = i L / (n -
+    1)``, boundary included, e.g. Dirichlet Darcy): ``"fd"`` (the default there and the
+    only choice), second-order central differences inside and one-sided three-point
+    stencils on the boundary, never wrap-around. Absolute norms use the Riemann weight
+    ``prod(L_i / n_i)``.
     """
 
-    def __init__(self, d: int | None = None, periodic: bool = True, method: str = "spectral",
+    def __init__(self, d: int | None = None, periodic: bool = True, method: str | None = None,
                  relative: bool = True, reduction: str = "sum", lengths: Sequence[float] | float | None = None,
                  eps: float = 1e-12):
         super().__init__(d, relative, reduction, lengths, eps)
-        if method not in ("spectral", "fd"):
-            raise ValueError(f"method must be 'spectral' or 'fd', got {method!r}")
+        if not isinstance(periodic, bool):
+            raise ArgumentTypeError(f"periodic must be True or False, got {periodic!r} ({type(periodic).__name__})")
+        method = ("spectral" if periodic else "fd") if method is None else check_choice("method", method,
+                                                                                         ("spectral", "fd"))
         if method == "spectral" and not periodic:
             raise ValueError("spectral gradients need periodic fields; use method='fd' for periodic=False")
-        self.periodic, self.method = bool(periodic), method
+        self.periodic, self.method = periodic, method
 
     def _squared(self, u: torch.Tensor, d: int) -> torch.Tensor:
         lengths = _lengths(self.lengths, d)
@@ -153,11 +190,11 @@ class H1Loss(_FieldLoss):
 class HsLoss(_FieldLoss):
     """``||e||_{H^s} = (sum_k w_k (shift + |k|^2)^s |e_hat_k|^2 |Omega|)^(1/2)`` for any real
     ``s`` on periodic fields (``sciml.pde.SpectralGrid``; Parseval-exact), relative to
-    ``target`` by default. ``|k|`` are angular wavenumbers ``2 pi m / L``.
+    ``target`` by default. ``|k|`` are angular wavenumbers ``2 pi m / L``; ``shift >= 0``.
 
-    ``wavenumber_cutoff=K`` reproduces the truncation of the FNO/MgNO ``HsLoss``: a
-    wavenumber component with ``|m_i| >= K`` counts as 0 in ``|k|^2`` (the mode is
-    kept with a smaller weight). MgNO's H1 training loss is ``HsLoss(s=1, shift=1,
+    ``wavenumber_cutoff=K`` (a positive int) reproduces the truncation of the FNO/MgNO
+    ``HsLoss``: a wavenumber component with ``|m_i| >= K`` counts as 0 in ``|k|^2`` (the
+    mode is kept with a smaller weight). MgNO's H1 training loss is ``HsLoss(s=1, shift=1,
     lengths=2 pi, wavenumber_cutoff=20)`` (integer wavenumbers); the Spectral-Refiner's
     ``H^-1`` norm is ``s=-1, shift=10**-1.5``.
     """
@@ -166,11 +203,13 @@ class HsLoss(_FieldLoss):
                  reduction: str = "sum", lengths: Sequence[float] | float | None = None,
                  wavenumber_cutoff: int | None = None, eps: float = 1e-12):
         super().__init__(d, relative, reduction, lengths, eps)
-        if not math.isfinite(s):
-            raise ValueError(f"s must be finite, got {s}")
+        s = check_real("s", s)
+        shift = check_real("shift", shift, nonnegative=True)
         if s < 0 and not shift > 0:
             raise ValueError(f"negative s needs shift > 0 (the mean mode), got shift={shift}")
-        self.s, self.shift, self.cutoff = float(s), float(shift), wavenumber_cutoff
+        if wavenumber_cutoff is not None:
+            wavenumber_cutoff = check_int("wavenumber_cutoff", wavenumber_cutoff)
+        self.s, self.shift, self.cutoff = s, shift, wavenumber_cutoff
 
     def _squared(self, u: torch.Tensor, d: int) -> torch.Tensor:
         grid = SpectralGrid(u.shape[-d:], _lengths(self.lengths, d))
