@@ -103,7 +103,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:
         return _relaunch(args.nproc, _strip_nproc(args.argv))
     cfg = load_config(args.config, args.overrides)
-    history = train(cfg, resume=None if args.no_resume else "auto")
+    history = train(cfg, resume=None, fresh=True) if args.no_resume else train(cfg, resume="auto")
     if os.environ.get("RANK", "0") == "0" and history:
         last = history[-1]
         shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if "/" in k)
@@ -169,7 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("config", help="YAML run configuration")
     tr.add_argument("overrides", nargs="*", help="dotted overrides, e.g. optimizer.lr=3e-4 trainer.max_epochs=50")
     tr.add_argument("--nproc", type=_POSITIVE, default=1, help="data-parallel processes under torchrun")
-    tr.add_argument("--no-resume", action="store_true", help="start afresh even if out_dir has a checkpoint")
+    tr.add_argument("--no-resume", action="store_true",
+                    help="start a clean run: delete the checkpoints and metrics of the run in out_dir first "
+                         "(default: resume it)")
     tr.set_defaults(handler=_train)
 
     ev = sub.add_parser("evaluate", help="metrics of a trained checkpoint")

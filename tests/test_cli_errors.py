@@ -9,6 +9,7 @@ line); the configs are YAML files written to a temporary folder. Almost every ca
 import contextlib
 import dataclasses
 import io
+import json
 import os
 import subprocess
 import sys
@@ -247,6 +248,15 @@ def test_help_documents_the_exit_codes(capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "--debug" in out and "exit code 2" in out
+
+
+def test_no_resume_starts_a_clean_run(root):
+    """`--no-resume` deletes the old run's checkpoints and metrics instead of appending to them."""
+    argv = ["train", str(root / "run.yaml"), f"out_dir={root / 'fresh'}"]
+    assert _run([*argv, "trainer.max_epochs=2"])[0] == 0
+    assert len((root / "fresh" / "metrics.jsonl").read_text().splitlines()) == 2
+    assert _run([*argv, "trainer.max_epochs=1", "--no-resume"])[0] == 0
+    assert [json.loads(line)["epoch"] for line in open(root / "fresh" / "metrics.jsonl")] == [1]
 
 
 def _subprocess(argv: list[str]) -> subprocess.CompletedProcess:

@@ -183,14 +183,18 @@ def _check_device(device: str | None) -> None:
                           f"trainer.device=cpu or leave it unset")
 
 
-def train(cfg: RunConfig, resume: str | None = "auto") -> list[dict]:
-    """Train the run ``cfg`` (resuming from ``out_dir/latest.pt`` when present); writes
-    the configuration to ``out_dir/config.json``."""
+def train(cfg: RunConfig, resume: str | None = "auto", fresh: bool = False) -> list[dict]:
+    """Train the run ``cfg`` and write its configuration to ``out_dir/config.json``.
+
+    ``resume="auto"``: continue the run in ``out_dir`` when it holds one; ``resume=None``
+    with ``fresh=True`` (``sciml train --no-resume``): delete that run's checkpoints and
+    metrics and start again; ``resume=None`` alone refuses to mix with an existing run
+    (:class:`~sciml.train.RunExistsError`)."""
     trainer, train_set = build_run(cfg)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
-    return trainer.fit(train_set, resume=resume)
+    return trainer.fit(train_set, resume=resume, fresh=fresh)
 
 
 def evaluate_checkpoint(path: str, data: dict[str, str] | None = None, metrics: list[str] | None = None,
