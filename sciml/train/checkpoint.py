@@ -38,7 +38,7 @@ class CheckpointError(RuntimeError):
 def _feed(digest, value) -> None:
     """Update ``digest`` with the type, structure and content of ``value``."""
     if isinstance(value, torch.Tensor):
-        flat = value.detach().to("cpu").contiguous().reshape(-1)
+        flat = value.detach().to("cpu").reshape(-1).clone(memory_format=torch.contiguous_format)
         digest.update(f"T{flat.dtype}{tuple(value.shape)}:".encode())
         digest.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
     elif isinstance(value, dict):
@@ -115,7 +115,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
                               f"weights_only=True) if you trust it")
     try:
         actual = content_hash(state)
-    except TypeError as err:
+    except (TypeError, RuntimeError) as err:
         raise CheckpointError(f"checkpoint {path} is corrupt: {err}") from None
     if actual != stored:
         raise CheckpointError(f"checkpoint {path} is corrupt: its content hash is {actual[:16]}..., the file "
