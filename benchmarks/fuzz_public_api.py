@@ -711,7 +711,8 @@ def solver_cases(r: Registry) -> None:
     e("solve_sde/noise_type_unknown", lambda: solve_sde(BadNoise(), sy0(), ts()), "noise_type")
     e("solve_sde/adaptive_string", lambda: solve_sde(OU(), sy0(), ts(), adaptive="yes"), "adaptive")
     e("solve_sde/bm_wrong_shape", lambda: solve_sde(OU(), sy0(), ts(), bm=BrownianPath(0.0, 1.0, (5, 7),
-                                                                                     dtype=F64)), "bm", "shape")
+                                                                                     dtype=F64, levy_area=True)),
+      "bm", "shape")
     e("solve_sde/controller_string", lambda: solve_sde(OU(), sy0(), ts(), adaptive=True, controller="pi"),
       "controller")
     v("solve_sde/single_time", lambda: solve_sde(OU(), sy0(), ts(0.0)).ys, lambda y: near(y, torch.ones(1, 3, 2), 0))
@@ -990,6 +991,9 @@ def data_cases(r: Registry) -> None:
     e("TensorFieldDataset/x_nan", lambda: TensorFieldDataset(x() * math.nan, x()), "x", "nan", "finite")
     v("TensorFieldDataset/existing_channel_axis", lambda: TensorFieldDataset(x(4, 1, 8, 8), x(4, 1, 8, 8),
                                                                              spatial=2)[0]["x"], shaped(1, 8, 8))
+    r.either(A, "TensorFieldDataset/channel_axis_inferred", lambda: TensorFieldDataset(x(4, 1, 8, 8),
+                                                                                  x(4, 1, 8, 8))[0]["x"],
+             shaped(1, 8, 8), "spatial", "channel")
     v("TensorFieldDataset/batch_1", lambda: len(TensorFieldDataset(x(1, 8, 8), x(1, 8, 8))), lambda n: n == 1)
     e("FieldDataset/missing_file", lambda: FieldDataset("missing.h5"), "missing.h5", types=io_errors)
     e("FieldDataset/text_file", lambda: (Path("t.h5").write_text("hello"), FieldDataset("t.h5"))[1], "t.h5",
@@ -1042,7 +1046,7 @@ def data_cases(r: Registry) -> None:
 
 
 def model_cases(r: Registry) -> None:
-    from sciml.conserve import AttentiveNP, ConservationConstraint
+    from sciml.conserve import AttentiveNP, ConservationConstraint, trapezoid_weights
     from sciml.generative import Interpolant, VelocityField
     from sciml.nde import FractionalSDE, LatentODE, LatentSDE, NeuralODE, NeuralSDE
     from sciml.nn import MLP, mlp
@@ -1074,6 +1078,7 @@ def model_cases(r: Registry) -> None:
     e("fno/forward_float64", lambda: small()(torch.randn(1, 1, 8, 8, dtype=F64)), "dtype", "float64")
     e("fno/forward_wrong_rank", lambda: small()(torch.randn(1, 8, 8)), "shape", "dimension")
     v("fno/batch_1", lambda: small()(torch.randn(1, 1, 8, 8)), shaped(1, 1, 8, 8))
+    r.either(A, "fno/batch_0", lambda: small()(torch.randn(0, 1, 8, 8)), shaped(0, 1, 8, 8), "batch")
     v("fno/odd_size", lambda: small()(torch.randn(2, 1, 7, 9)), shaped(2, 1, 7, 9))
     e("lsm/forward_wrong_channels", lambda: MODELS["lsm"](width=8, patch=2, num_basis=4, num_token=2)(
         torch.randn(1, 3, 16, 16)), "channel", "expects")
@@ -1152,6 +1157,10 @@ def model_cases(r: Registry) -> None:
     v("AttentiveNP/one_context_point", lambda: AttentiveNP(hidden=8, latent=8, heads=2, dropout=0.0).eval()(
         torch.randn(1, 1, 2), torch.randn(1, 1, 1), torch.randn(1, 4, 2)), finite)
     mass = lambda t: torch.ones_like(t)  # noqa: E731
+    e("trapezoid_weights/nan_node", lambda: trapezoid_weights(torch.tensor([0.0, math.nan, 1.0], dtype=F64)),
+      "nodes", "nan", "finite")
+    v("trapezoid_weights/uniform", lambda: trapezoid_weights(torch.linspace(0, 1, 5, dtype=F64)),
+      lambda w: near(w, torch.tensor([0.125, 0.25, 0.25, 0.25, 0.125], dtype=F64), 1e-12))
     e("ConservationConstraint/mass_not_callable", lambda: ConservationConstraint(1.0), "mass")
     e("ConservationConstraint/dims_three", lambda: ConservationConstraint(mass, dims=3), "dims")
     e("ConservationConstraint/dims_float", lambda: ConservationConstraint(mass, dims=1.0), "dims")
