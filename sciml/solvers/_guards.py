@@ -11,7 +11,8 @@ by a thousand in a step whose ``h |f| / |y|``, an estimate of ``h |lambda|`` for
 dominant mode, lies outside the stability interval. A non-finite state is always an
 error. Both are decided on device and read once per solve.
 
-Adaptive steps: Hairer's stiffness test of DOPRI5 (Hairer & Wanner, Solving ODEs II,
+Adaptive steps (per sample: the same test at every step, on counters per sample):
+Hairer's stiffness test of DOPRI5 (Hairer & Wanner, Solving ODEs II,
 Sec. IV.2): every ``EVERY`` accepted steps, and at each step while a test is under
 way, ``h S_j`` (``S_j`` the stiffness estimate of ``_rk.stiffness_estimate``) is
 compared with ``0.98 S``; ``RUN`` consecutive accepted steps above it mean the step is
@@ -24,7 +25,7 @@ import torch
 
 from ._tableau import ButcherTableau
 
-__all__ = ["StiffnessMonitor", "unstable_outputs"]
+__all__ = ["StiffnessMonitor", "step_is_unstable", "stiff_runs", "unstable_outputs"]
 
 EVERY = 100
 RUN = 15
@@ -54,6 +55,15 @@ class StiffnessMonitor:
             if self.calm >= CALM:
                 self.run, self.calm = 0, 0
         return self.run >= RUN
+
+
+def stiff_runs(run: torch.Tensor, calm: torch.Tensor, accepted: torch.Tensor, h_rho: torch.Tensor, limit: float):
+    """The monitor's counters per sample (tensors of shape ``(batch,)``), updated on the
+    accepted steps; tested at every step. Returns ``(run, calm)``."""
+    held = accepted & (h_rho > limit)
+    calm = torch.where(held, 0, torch.where(accepted, calm + 1, calm))
+    run = torch.where(held, run + 1, torch.where(calm >= CALM, 0, run))
+    return run, torch.where(calm >= CALM, 0, calm)
 
 
 def step_is_unstable(y_a: torch.Tensor, k_a: torch.Tensor, y_b: torch.Tensor, h: float, y0_max: torch.Tensor,

@@ -25,7 +25,7 @@ import torch
 
 from ._controller import PIController
 from ._errors import InstabilityError, MaxStepsError, StepSizeUnderflowError
-from ._guards import StiffnessMonitor, step_is_unstable, unstable_outputs
+from ._guards import RUN, StiffnessMonitor, step_is_unstable, stiff_runs, unstable_outputs
 from ._initial_step import initial_step_size
 from ._rk import dense_eval, rk_step, scaled_error, stiffness_estimate
 from ._tableau import ButcherTableau
@@ -75,6 +75,11 @@ class Config:
     stiffness: bool = False
     components: int | None = None  # seminorm: only the first entries enter the error norm
 
+
+# The shared loop stops with MaxStepsError once this many consecutive attempts (at least
+# _PATIENCE_MIN) had a step so small that the rest of the interval needs more steps than
+# max_steps has left; an initial layer resolved with small steps ends long before.
+_PATIENCE_FRACTION, _PATIENCE_MIN = 20, 1000
 
 # A step that would end within 1% of the final time is stretched onto it, so no sliver
 # step is left over (Hairer's DOPRI5 does the same).
@@ -206,6 +211,7 @@ def adaptive_shared(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[floa
     state = ctrl.init_state(h)
     min_step = 4 * torch.finfo(y0.dtype).eps
     monitor = StiffnessMonitor(tab)
+    patience, hopeless = max(_PATIENCE_MIN, cfg.max_steps // _PATIENCE_FRACTION), 0
     zero = torch.zeros(1, dtype=y0.dtype, device=y0.device)
     err_sum, stiff_sum = zero, (zero if cfg.stiffness else None)
     ys, step_ts, step_errors = [y0], [], []
@@ -219,6 +225,13 @@ def adaptive_shared(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[floa
                 f"or use a stiff solver")
         if not h >= min_step * max(abs(t), abs(t_end), 1e-30):
             raise StepSizeUnderflowError(_underflow_message(t, h, y0.dtype, min_step * max(abs(t), abs(t_end))))
+        hopeless = hopeless + 1 if (t_end - t) / h > cfg.max_steps - n_acc - n_rej else 0
+        if hopeless >= patience:
+            raise MaxStepsError(
+                f"at t={t:.6g} the step h={h:.3g} has for {patience} attempts been so small that reaching "
+                f"t_end={t_end:g} needs about {(t_end - t) / h:.3g} more steps, beyond what max_steps={cfg.max_steps} "
+                f"leaves; the problem may be stiff or the tolerances too tight: raise max_steps, loosen rtol/atol "
+                f"or shorten the time span")
         last = t + _STRETCH * h >= t_end
         if last:
             h = t_end - t
@@ -307,8 +320,11 @@ def adaptive_per_sample(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[
     outs: list = [y0] + [None] * (n_out - 1)
     stages_per_step = tab.stages - 1 if tab.fsal else tab.stages
     min_step = 4 * torch.finfo(dtype).eps * max(abs(t0), abs(t_end), 1e-30)
+    limit = StiffnessMonitor(tab).limit
+    run = calm = torch.zeros(batch, dtype=torch.long, device=device)
+    doomed = torch.zeros(batch, dtype=torch.bool, device=device)
     y = y0
-    for _ in range(cfg.max_steps):
+    for i in range(cfg.max_steps):
         h = torch.where(t + _STRETCH * h >= t_end, t_end - t, h)
         hy = h.to(dtype).unsqueeze(-1)
         t_start = t
@@ -337,11 +353,15 @@ def adaptive_per_sample(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[
         h = torch.where(active, h_next, h)
         active = t < t_end
         underflow = active & ~(h >= min_step)
+        if limit is not None:
+            h_rho = h_used * stiffness_estimate(tab, step).detach().to(cdt)
+            run, calm = stiff_runs(run, calm, accept, h_rho, limit)
+            doomed = active & (run >= RUN) & (i + 1 + (t_end - t) / h_used > cfg.max_steps)
         flags = torch.stack([
             active.any().long(), underflow.any().long(),
-            torch.where(accept, first, n_out).min(), torch.where(accept, stop, 0).max(),
+            torch.where(accept, first, n_out).min(), torch.where(accept, stop, 0).max(), doomed.any().long(),
         ]).tolist()  # the one sync of the step
-        any_active, any_underflow, lo, hi = flags
+        any_active, any_underflow, lo, hi, any_doomed = flags
         if hi > lo:
             _write_outputs(tab, outs, grid, lo, hi, y_prev, K, h_used, t_start, first, stop, accept, step.y1, dtype)
         if not any_active:
@@ -350,6 +370,11 @@ def adaptive_per_sample(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[
             b = int(underflow.nonzero()[0])
             raise StepSizeUnderflowError(_underflow_message(float(t[b]), float(h[b]), dtype, min_step,
                                                             f" for sample {b}"))
+        if any_doomed:
+            b = int(doomed.nonzero()[0])
+            tb, hb = float(t[b]), float(h_used[b])
+            raise MaxStepsError(_stiff_message(tab, tb, hb, float(h_rho[b]), t_end, (t_end - tb) / hb,
+                                               cfg.max_steps, f" for sample {b}"))
     else:
         b = int(active.nonzero()[0])
         raise MaxStepsError(
