@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from sciml.solvers import FractionalNoiseSDE, MarkovFBM, exact_fbm_covariance, solve_sde
-from sciml.validation import check_choice, check_real, check_seed
+from sciml.validation import check_choice, check_real, check_seed, check_tensor
 
 __all__ = ["FractionalPaths", "FractionalSDE", "conditional_std", "fractional_ou_covariance", "gaussian_log_likelihood"]
 
@@ -136,8 +136,7 @@ class FractionalSDE(nn.Module):
         global random state)."""
         if posterior and self.control is None:
             raise ValueError("this FractionalSDE has no control: build it with control=... or pass posterior=False")
-        if x0.dim() != 2:
-            raise ValueError(f"x0 must have shape (batch, d), got {tuple(x0.shape)}")
+        check_tensor("x0", x0, ndim=2, floating=True, layout="(batch, d)")
         if self.kind == "I" and generator is None:
             if seed is None:
                 raise ValueError("kind='I' draws a stationary Y(0) at random: pass seed= (or generator=) to sample, "
