@@ -159,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="output HDF5 file")
     gen.add_argument("--resolution", type=_POSITIVE, default=None, help="grid points per dimension (problem default)")
     gen.add_argument("--seed", type=_NON_NEGATIVE, default=0, help="seed (default: %(default)s)")
-    gen.add_argument("--chunk-size", type=_POSITIVE, default=64, help="samples per resumable chunk (default: %(default)s)")
+    gen.add_argument("--chunk-size", type=_POSITIVE, default=64,
+                     help="samples per resumable chunk (default: %(default)s)")
     gen.add_argument("--no-progress", action="store_true", help="no progress bar")
     gen.add_argument("--nproc", type=_POSITIVE, default=1,
                      help="generate in this many processes under torchrun (same file as one process)")

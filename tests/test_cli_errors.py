@@ -299,7 +299,7 @@ def _value(value) -> str:
 @given(st.lists(st.tuples(st.sampled_from(KEYS), st.one_of(SCALARS.map(_value), st.text("[]{}:,'!ab1 ", max_size=5))),
                 min_size=1, max_size=3))
 def test_random_overrides_build_or_fail_in_one_line(root, monkeypatch, overrides):
-    monkeypatch.setattr(sciml.cli, "train", lambda cfg, resume: build_run(cfg) and [])
+    monkeypatch.setattr(sciml.cli, "train", lambda cfg, resume, fresh=False: build_run(cfg) and [])
     monkeypatch.chdir(root)
     argv = ["train", str(root / "run.yaml"), *(f"{key}={value}" for key, value in overrides)]
     start = time.perf_counter()
