@@ -63,10 +63,10 @@ def make_trainer(model, epochs, directory):
 # %%
 epochs_total = 4 if args.quick else 30
 reference = make_model()
-make_trainer(reference, epochs_total, out / "uninterrupted").fit(train)
+make_trainer(reference, epochs_total, out / "uninterrupted").fit(train, fresh=True)  # fresh: rerunnable
 
 first_half = make_model()
-make_trainer(first_half, epochs_total // 2, out / "resumed").fit(train)
+make_trainer(first_half, epochs_total // 2, out / "resumed").fit(train, fresh=True)
 resumed = make_model()
 history = make_trainer(resumed, epochs_total, out / "resumed").fit(train, resume="auto")
 same = all(torch.equal(a, b) for a, b in zip(reference.parameters(), resumed.parameters()))
