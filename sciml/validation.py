@@ -187,9 +187,8 @@ def check_tolerance(name: str, value: Any, dtype: torch.dtype, *, absolute: bool
     out of steps. (Down to ``eps / 10`` the embedded error estimate, whose rounding
     shrinks with the step, can still be met; float32 solves at ``rtol = 1.4e-8`` are
     common in the neural-ODE literature.) An absolute tolerance below the smallest
-    normal number of ``dtype``
-    underflows when it is added to the error scale. ``value`` must already be a
-    finite float > 0 (see :func:`check_real`).
+    normal number of ``dtype`` underflows when it is added to the error scale.
+    ``value`` must first be a finite number > 0 (:func:`check_real`).
     """
     value = check_real(name, value, positive=True)
     info = torch.finfo(dtype)

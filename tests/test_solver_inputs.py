@@ -22,6 +22,7 @@ from sciml.solvers import (
     solve_sde,
     step_error,
 )
+from sciml.pde import crank_nicolson_rk2
 from sciml.validation import ArgumentTypeError, check_tolerance
 
 F64 = torch.float64
@@ -121,6 +122,10 @@ BAD = {
     "sde adaptive step far too small for max_steps": (
         MaxStepsError, r"t=.*h=.*max_steps",
         lambda: solve_sde(OU(), YB, T, adaptive=True, dt_min=1e-14, rtol=1e-12, atol=1e-12, method="euler")),
+    "imex NaN eigenvalue": (ValueError, r"linear \(the eigenvalues of L\) contains NaN",
+                            lambda: crank_nicolson_rk2(torch.tensor([-1.0, float("nan")]), lambda u: 0 * u, 0.1)),
+    "sde logqp string": (ArgumentTypeError, r"logqp must be True or False",
+                         lambda: solve_sde(OU(), YB, T, logqp="yes")),
     # what func returns
     "func returns float32 for a float64 state": (TypeError, r"func returned a torch.float32 tensor.*y0 is torch.float64",
                                                  lambda: solve_ode(lambda t, y: (-y).float(), Y0, T)),

@@ -84,6 +84,8 @@ def _check(linear, nonlinear, dt) -> torch.Tensor:
     if not (linear.is_floating_point() or linear.is_complex()):
         raise TypeError(f"linear must be a floating or complex tensor of eigenvalues, got dtype {linear.dtype}; "
                         f"convert it with .double()")
+    if not bool(torch.isfinite(linear).all()):
+        raise ValueError("linear (the eigenvalues of L) contains NaN or Inf; every step would return NaN states")
     check_callable("nonlinear", nonlinear, "nonlinear(u) -> du/dt")
     check_real("dt", dt, positive=True)
     return linear

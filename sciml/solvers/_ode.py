@@ -102,7 +102,8 @@ def solve_ode(
         t: strictly increasing or strictly decreasing output times, shape ``(T,)``.
         method: one of euler, midpoint, heun, ssprk3, rk4 (fixed step), bosh3, dopri5,
             tsit5 (adaptive, embedded error estimate, FSAL, dense output); see ``TABLEAUX``.
-        rtol, atol: relative and absolute tolerance of the scaled RMS error
+        rtol, atol: relative and absolute tolerance (``rtol >= eps / 10`` and
+            ``atol >=`` the smallest normal number of ``y0``'s dtype) of the scaled RMS error
             ``E = RMS(err / (atol + rtol max(|y_n|, |y_n+1|)))``; a step is accepted iff
             ``E <= 1``. Also used for ``stats.error_sum`` in fixed-step mode.
         dt: the step size of fixed-step solves (default: one step per output
@@ -116,7 +117,13 @@ def solve_ode(
             :class:`BacksolveAdjoint` solves the adjoint system backwards (O(1)
             memory, gradient accurate to the backward tolerances).
         max_steps: the solve fails with :class:`MaxStepsError` beyond this many
-            (accepted plus rejected) steps.
+            (accepted plus rejected) steps, and earlier when it cannot finish within
+            them: dopri5/tsit5 run Hairer's stiffness test and stop once the step is
+            held by stability with too many steps left; with one step size for the
+            batch, after ``max(1000, max_steps / 20)`` attempts in a row whose step
+            leaves more steps to go than are allowed. A fixed-step solution that turns
+            non-finite or grows through an unstable step raises
+            :class:`InstabilityError` (checked once per solve).
         per_sample: give every element of the leading batch axis its own time, step
             size and accept/reject decision (results do not depend on what else is
             in the batch); stats become per-sample tensors.

@@ -103,7 +103,13 @@ def solve_sde(
             (method must be reversible_heun, fixed steps).
         seed: seed of the default Brownian path (default: drawn from torch's global
             generator, so ``torch.manual_seed`` makes solves reproducible).
-        max_steps: limit on the number of steps (accepted plus rejected).
+        max_steps: limit on the number of steps (accepted plus rejected). A fixed grid
+            is counted before it is built; adaptive stepping stops early with
+            :class:`MaxStepsError` once 100 attempts in a row had a step at which the
+            rest of the interval needs more steps than are left.
+
+    Raises :class:`InstabilityError` when a fixed-step solution turns non-finite or
+    exceeds the square root of the dtype's largest number.
     """
     method = check_sde(sde, y0, method)
     times = check_times(ts)
@@ -112,13 +118,14 @@ def solve_sde(
     dt = check_positive("dt", dt)
     rtol, atol = check_tolerances(rtol, atol, y0.dtype)
     dt_min = check_positive("dt_min", dt_min)
+    adaptive, logqp = check_flag("adaptive", adaptive), check_flag("logqp", logqp)
+    adjoint = check_flag("adjoint", adjoint)
     resolution = 4 * torch.finfo(y0.dtype).eps * max(abs(times[0]), abs(times[-1]), 1e-30)
-    if adaptive is True and dt_min < resolution:
+    if adaptive and dt_min < resolution:
         raise ValueError(f"dt_min={dt_min:g} is below what {y0.dtype} time can resolve on [{times[0]:g}, "
                          f"{times[-1]:g}] (4 eps max|t| = {resolution:.3g}), so steps of that size make no "
                          f"progress; use dt_min >= {resolution:.2g}")
     max_steps = check_int("max_steps", max_steps)
-    adaptive, logqp, adjoint = check_flag("adaptive", adaptive), check_flag("logqp", logqp), check_flag("adjoint", adjoint)
     if seed is not None:
         seed = check_seed("seed", seed)
     if controller is None:
