@@ -948,7 +948,7 @@ def problem_cases(r: Registry) -> None:
     e("burgers/nu_zero", lambda: PROBLEMS["burgers"](nu=0.0), "nu")
     e("burgers/nu_negative", lambda: PROBLEMS["burgers"](nu=-0.1), "nu")
     e("convection/beta_nan", lambda: PROBLEMS["convection"](beta=math.nan), "beta")
-    e("navier_stokes/viscosity_zero", lambda: PROBLEMS["navier_stokes"](viscosity=0.0), "viscosity")
+    e("navier_stokes/viscosity_negative", lambda: PROBLEMS["navier_stokes"](viscosity=-1e-3), "viscosity")
     e("navier_stokes/forcing_unknown", lambda: PROBLEMS["navier_stokes"](forcing="bogus"), "forcing")
     e("navier_stokes/stepper_unknown", lambda: PROBLEMS["navier_stokes"](stepper="bogus"), "stepper")
     e("navier_stokes/solver_resolution_lower", lambda: PROBLEMS["navier_stokes"](resolution=64, solver_resolution=32),

@@ -9,7 +9,7 @@ import torch
 
 from sciml.pde import integrate
 from sciml.problems import Problem
-from sciml.validation import check_int, check_real
+from sciml.validation import check_int, check_real, check_tensor
 
 __all__ = ["ParametricLaw1D"]
 
@@ -51,9 +51,10 @@ class ParametricLaw1D(Problem):
             raise ValueError(f"param_range must be a pair (low, high), got {param_range!r}")
         lo, hi = self.param_range if param_range is None else (check_real("param_range[0]", param_range[0]),
                                                                check_real("param_range[1]", param_range[1]))
-        self._check_param(torch.tensor([lo, hi]))
         if not lo <= hi:
-            raise ValueError(f"param_range must be increasing, got {param_range}")
+            raise ValueError(f"param_range must be increasing (low <= high), got {tuple(param_range)}; swap the "
+                             f"two values")
+        self._check_param(torch.tensor([lo, hi]), "param_range")
         self.resolution, self.n_times, self.param_range = resolution, n_times, (lo, hi)
 
     # --------------------------------------------------------------- contract
@@ -84,7 +85,7 @@ class ParametricLaw1D(Problem):
 
     def solve(self, inputs: torch.Tensor) -> torch.Tensor:
         """The closed form on the grid, ``(n, n_times, resolution)`` float64."""
-        p = self._check_param(inputs)
+        p = self._check_param(self._check_inputs(inputs), "inputs")
         return self.exact(p, self.t()[:, None], self.x()[None, :])
 
     # --------------------------------------------------------------- equation
@@ -118,7 +119,7 @@ class ParametricLaw1D(Problem):
     def solve_fv(self, inputs: torch.Tensor, cells: int = 200, cfl: float = 0.4, times=None) -> torch.Tensor:
         """Cell averages from finite volumes, ``(n, len(times), cells)`` (default times:
         the problem's grid), started from the closed form sampled at the cell centres at ``times[0]``."""
-        p = self._check_param(inputs).reshape(-1, 1)
+        p = self._check_param(self._check_inputs(inputs), "inputs").reshape(-1, 1)
         times = self.t() if times is None else torch.as_tensor(times, dtype=torch.float64)
         scheme = self._scheme(p, cells)
         xc = scheme.centers()
@@ -131,13 +132,22 @@ class ParametricLaw1D(Problem):
         path = integrate(scheme, u0, fine, method="ssprk3", cfl=cfl)[::4]
         return path.movedim(0, 1)
 
-    def _check_param(self, p) -> torch.Tensor:
-        """The parameter as float64, checked against the open interval ``param_bounds``."""
+    def _check_inputs(self, inputs) -> torch.Tensor:
+        """``inputs`` as a floating tensor of one parameter per sample, ``(n, 1)`` or ``(n,)``."""
+        layout = f"(n, 1) or (n,): one {self.param_name} per sample, as sample_inputs(n) returns"
+        inputs = check_tensor("inputs", inputs, floating=True, layout=layout)
+        if inputs.dim() not in (1, 2) or (inputs.dim() == 2 and inputs.shape[1] != 1):
+            raise ValueError(f"inputs must have shape {layout}, got {tuple(inputs.shape)}")
+        return inputs
+
+    def _check_param(self, p, name: str = "inputs") -> torch.Tensor:
+        """The parameter as float64, checked against the open interval ``param_bounds``
+        (one host sync); ``name`` is the argument it came from."""
         p = torch.as_tensor(p, dtype=torch.float64)
         lo, hi = self.param_bounds
         if not bool((torch.isfinite(p) & (p > lo) & (p < (hi if hi is not None else math.inf))).all()):
             where = f"({lo}, {hi})" if hi is not None else f"> {lo}"
-            raise ValueError(f"{self.param_name} ({self.param_meaning}) must be finite and {where}; got "
+            raise ValueError(f"{name}: {self.param_name} ({self.param_meaning}) must be finite and {where}; got "
                              f"{p.flatten().tolist()[:4]}")
         return p
 

@@ -52,6 +52,9 @@ class Darcy(Problem):
                                     hint="nodes per side, boundary included")
         self.high = check_real("high", high, positive=True, hint="the permeability values must be > 0")
         self.low = check_real("low", low, positive=True, hint="the permeability values must be > 0")
+        if self.high < self.low:
+            raise ValueError(f"high must be >= low (high is a where the random field is >= 0), got high={self.high}, "
+                             f"low={self.low}; swap the two values")
         self.alpha, self.tau = check_real("alpha", alpha, positive=True), check_real("tau", tau, positive=True)
         self.forcing = check_real("forcing", forcing)
         self.tol = check_real("tol", tol, positive=True)
@@ -81,7 +84,7 @@ class Darcy(Problem):
 
         Differentiable in ``inputs`` (:func:`sciml.pde.solve_elliptic`: one adjoint solve
         per gradient), which is what inverse problems descend on."""
-        a = self._check(inputs).to(torch.float64)
+        a = self._check(inputs, "inputs").to(torch.float64)
         out = []
         for start in range(0, a.shape[0], self.solve_batch):
             block = a[start:start + self.solve_batch]
@@ -93,7 +96,9 @@ class Darcy(Problem):
     def residual(self, a: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """The discrete residual ``f + div(a grad u)`` at the interior nodes, ``(n, s, s)``
         (zero on the boundary): a check for a predicted ``u``."""
-        a = self._check(a)
+        a = self._check(a, "a")
+        if not isinstance(u, torch.Tensor):
+            raise ArgumentTypeError(f"u must be a tensor of the shape of a, {tuple(a.shape)}, got {type(u).__name__}")
         if u.shape != a.shape:
             raise ValueError(f"u must have the shape of a, {tuple(a.shape)}, got {tuple(u.shape)}")
         a, u = a.to(torch.float64), u.to(torch.float64)
@@ -101,14 +106,17 @@ class Darcy(Problem):
         r[..., 0, :] = r[..., -1, :] = r[..., :, 0] = r[..., :, -1] = 0
         return r
 
-    def _check(self, a: torch.Tensor) -> torch.Tensor:
+    def _check(self, a: torch.Tensor, name: str) -> torch.Tensor:
         s = self.resolution
-        if not isinstance(a, torch.Tensor) or a.dim() != 3 or tuple(a.shape[1:]) != (s, s):
-            shape = tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__
-            raise ValueError(f"expected coefficients of shape (n, {s}, {s}), got {shape}")
+        if not isinstance(a, torch.Tensor):
+            raise ArgumentTypeError(f"{name} must be a tensor of coefficients of shape (n, {s}, {s}), got "
+                                    f"{type(a).__name__}")
+        if a.dim() != 3 or tuple(a.shape[1:]) != (s, s):
+            raise ValueError(f"{name}: expected coefficients of shape (n, {s}, {s}), got {tuple(a.shape)}")
         if not a.is_floating_point():
-            raise ArgumentTypeError(f"the coefficients must be a floating-point tensor, got {a.dtype} (an integer "
-                                    f"field would be solved and cast back to integers); convert it with a.double()")
+            raise ArgumentTypeError(f"{name}: the coefficients must be a floating-point tensor, got {a.dtype} (an "
+                                    f"integer field would be solved and cast back to integers); convert it with "
+                                    f"a.double()")
         if a.shape[0] == 0:
-            raise ValueError(f"expected at least one coefficient field (n >= 1), got shape {tuple(a.shape)}")
+            raise ValueError(f"{name}: expected at least one coefficient field (n >= 1), got shape {tuple(a.shape)}")
         return a

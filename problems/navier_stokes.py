@@ -43,7 +43,7 @@ import torch
 from sciml.pde import (SolverStepper, SpectralGrid, crank_nicolson_rk2, crank_nicolson_rk4, gaussian_random_field,
                        rollout, time_derivative)
 from sciml.problems import Problem
-from sciml.validation import check_choice, check_int, check_real
+from sciml.validation import ArgumentTypeError, check_choice, check_int, check_real
 
 __all__ = ["NavierStokes", "fno_forcing"]
 
@@ -272,12 +272,17 @@ class NavierStokes(Problem):
 
     def _check(self, w: torch.Tensor) -> torch.Tensor:
         s = self.solver_resolution
-        if not isinstance(w, torch.Tensor) or w.dim() != 3 or tuple(w.shape[1:]) != (s, s):
-            shape = tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__
-            raise ValueError(f"expected initial vorticities of shape (n, {s}, {s}) on the solver grid, got {shape}")
-        if not w.is_floating_point() or w.shape[0] == 0:
-            raise ValueError(f"expected a floating-point tensor of n >= 1 initial vorticities, got {w.dtype} of shape "
-                             f"{tuple(w.shape)}; convert it with w.double()")
+        if not isinstance(w, torch.Tensor):
+            raise ArgumentTypeError(f"inputs must be a tensor of initial vorticities of shape (n, {s}, {s}) on the "
+                                    f"solver grid, got {type(w).__name__}")
+        if w.dim() != 3 or tuple(w.shape[1:]) != (s, s):
+            raise ValueError(f"inputs: expected initial vorticities of shape (n, {s}, {s}) on the solver grid, got "
+                             f"{tuple(w.shape)}")
+        if not w.is_floating_point():
+            raise ArgumentTypeError(f"inputs must be a floating-point tensor of initial vorticities, got {w.dtype}; "
+                                    f"convert it with w.double()")
+        if w.shape[0] == 0:
+            raise ValueError(f"inputs: expected n >= 1 initial vorticities, got shape {tuple(w.shape)}")
         if not bool(torch.isfinite(w).all()):
-            raise ValueError("the initial vorticity contains inf or nan")
+            raise ValueError("inputs: the initial vorticity contains inf or nan (NaN or Inf values)")
         return w

@@ -35,6 +35,8 @@ class _Population(Problem):
         if self.times.dim() != 1 or not (torch.diff(self.times) > 0).all():
             raise ValueError(f"times must be strictly increasing, got {self.times.tolist()}")
         self.initial_mean = torch.as_tensor(initial_mean, dtype=torch.float64)
+        if self.initial_mean.dim() != 1 or not bool(torch.isfinite(self.initial_mean).all()):
+            raise ValueError(f"initial_mean must be a finite vector (d,), got {self.initial_mean.tolist()}")
         self.initial_std = check_real("initial_std", initial_std, positive=True)
 
     def grid(self) -> dict:
@@ -103,7 +105,12 @@ class Repressilator(_Population):
         super().__init__(times, initial_mean, initial_std)
         if self.initial_mean.shape != (3,):
             raise ValueError("the repressilator has three genes: initial_mean needs 3 entries")
-        self.sde = _RepressilatorSDE(beta, hill, k, decay, noise)
+        self.sde = _RepressilatorSDE(check_real("beta", beta, positive=True, hint="the maximal production rate"),
+                                     check_real("hill", hill, positive=True, hint="the Hill coefficient, e.g. 3"),
+                                     check_real("k", k, positive=True, hint="the repression threshold"),
+                                     check_real("decay", decay, positive=True, hint="the degradation rate"),
+                                     check_real("noise", noise, nonnegative=True,
+                                                hint="the multiplicative noise level (0: deterministic)"))
         self.dt = check_real("dt", dt, positive=True)
 
     def parameters(self) -> dict:

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from problems import Darcy
-from sciml.data import FieldDataset, GaussianNormalizer, TensorFieldDataset
+from sciml.data import (FieldDataset, GaussianNormalizer, NormalizedModel, TensorFieldDataset, load_pt_dataset,
+                        random_split, subsample, write_fields)
 from sciml.train import Trainer
 from sciml.train.losses import LpLoss
 
@@ -199,3 +200,52 @@ def test_tensor_dataset_items_are_channels_first_for_any_shape(n, channels, spac
     fields, with_channels = torch.ones(n, *space), torch.ones(n, channels, *space)
     assert TensorFieldDataset(fields, fields, spatial=len(space))[0]["x"].shape == (1, *space)
     assert TensorFieldDataset(with_channels, with_channels, spatial=len(space))[0]["y"].shape == (channels, *space)
+
+
+def _h5(path, grid=True, outputs=None):
+    x = torch.randn(4, 9, 9)
+    nodes = torch.linspace(0, 1, 9).numpy()
+    return write_fields(path, x, 2 * x if outputs is None else outputs, grid={"x": nodes, "y": nodes} if grid else None)
+
+
+DATA_API_CASES = [
+    (lambda p: TensorFieldDataset(torch.full((4, 8, 8), float("nan")), torch.ones(4, 8, 8)), ValueError,
+     "x contains NaN or Inf"),
+    (lambda p: TensorFieldDataset(torch.ones(4, 8, 8), torch.full((4, 8, 8), float("inf"))), ValueError,
+     "y contains NaN or Inf"),
+    (lambda p: FieldDataset(_h5(p / "d.h5"), time_index=50), ValueError, "time_index picks frames"),
+    (lambda p: FieldDataset(_h5(p / "d.h5", outputs=torch.ones(4, 3, 9, 9)), time_index=5), ValueError,
+     r"time_index must be an int in \[-3, 2\]"),
+    (lambda p: FieldDataset(_h5(p / "d.h5", outputs=torch.ones(4, 3, 9, 9)), time_index="last"), TypeError,
+     "time_index must be an int or a non-empty list"),
+    (lambda p: FieldDataset(_h5(p / "d.h5"), spatial=4), ValueError, "spatial=4 exceeds the axes"),
+    (lambda p: FieldDataset(_h5(p / "d.h5", grid=False)), ValueError, "no grid coordinates.*pass spatial="),
+    (lambda p: write_fields(p / "w.h5", "data", torch.ones(4, 8)), TypeError,
+     "inputs must be a tensor"),
+    (lambda p: write_fields(p / "w.h5", torch.full((4, 8), float("nan")),
+                                                          torch.ones(4, 8)), ValueError, "inputs contains NaN"),
+    (lambda p: write_fields(p / "w.h5", torch.ones(4, 8), torch.ones(4, 8), grid=[1]),
+     TypeError, "grid must be a dict"),
+    (lambda p: ((p / "t.pt").write_text("x"), load_pt_dataset(p / "t.pt"))[1],
+     ValueError, "t.pt is not a torch file"),
+    (lambda p: random_split(_data(8), [4, 4], seed=1.5), TypeError,
+     "seed must be a non-negative int"),
+    (lambda p: random_split(_data(8), [10, -2]), ValueError,
+     r"lengths\[1\] must be a non-negative int"),
+    (lambda p: random_split(_data(8), [0.5, 2.5, -2.0]), ValueError,
+     r"lengths\[1\] must lie in \[0, 1\]"),
+    (lambda p: random_split(_data(8), 4), TypeError, "lengths must be a non-empty list"),
+    (lambda p: subsample(torch.ones(4, 8, 8), 2, 5), ValueError,
+     r"n_spatial must be an int in \[0, 3\]"),
+    (lambda p: subsample([1.0, 2.0], 2, 1), TypeError, "field must be a tensor"),
+    (lambda p: NormalizedModel(lambda z: z), TypeError,
+     "model must be a torch.nn.Module"),
+    (lambda p: NormalizedModel(_model(), input_normalizer=3), TypeError,
+     "input_normalizer must be a GaussianNormalizer or None"),
+]
+
+
+@pytest.mark.parametrize("call, error, fragment", DATA_API_CASES)
+def test_data_api_rejects_bad_inputs_at_once(tmp_path, call, error, fragment):
+    with pytest.raises(error, match=fragment):
+        call(tmp_path)

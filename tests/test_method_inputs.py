@@ -143,3 +143,38 @@ def test_periodic_weights_sum_to_the_period_and_integrate_trig_polynomials(n, pe
         assert abs(float((w * f).sum()) - 0.5 * period) < 1e-11 * period
     jittered = torch.sort(a + period * torch.rand(n, generator=g, dtype=DT) * (1 - 1e-9)).values
     assert abs(float(periodic_weights(jittered, period).sum()) - period) < 1e-12 * period
+
+
+PROBLEM_INPUT_CASES = [
+    (lambda: problems.Heat(resolution=17, n_times=5).solve("inputs.h5"), TypeError, "inputs must be a tensor"),
+    (lambda: problems.Advection(resolution=17, n_times=5).solve(torch.ones(1, 1, 1, dtype=DT)), ValueError,
+     r"inputs must have shape \(n, 1\) or \(n,\)"),
+    (lambda: problems.Stefan(resolution=17, n_times=5).solve_fv(torch.ones(2, 3, dtype=DT)), ValueError,
+     r"inputs must have shape \(n, 1\)"),
+    (lambda: problems.PorousMedium(resolution=17, n_times=5).solve(torch.ones(2, 1, dtype=torch.long)), TypeError,
+     "inputs must be a floating-point tensor"),
+    (lambda: problems.BurgersRamp(resolution=17, n_times=5).solve(torch.zeros(2, 1, dtype=DT)), ValueError,
+     r"inputs: a \(the ramp height\) must be finite"),
+    (lambda: problems.Stefan(param_range=(2.0, 1.0)), ValueError, "param_range must be increasing"),
+    (lambda: problems.Stefan(param_range=(0.01, 0.5)), ValueError, r"param_range: u_star"),
+    (lambda: problems.Darcy(resolution=9).solve("inputs.h5"), TypeError, "inputs must be a tensor"),
+    (lambda: problems.Darcy(resolution=9).solve(torch.ones(1, 8, 8)), ValueError, r"inputs: expected .*\(n, 9, 9\)"),
+    (lambda: problems.Darcy(high=1.0, low=3.0), ValueError, "high must be >= low"),
+    (lambda: problems.NavierStokes(resolution=8, solver_resolution=8).solve("w0"), TypeError,
+     "inputs must be a tensor"),
+    (lambda: problems.NavierStokes(resolution=8, solver_resolution=8).solve(torch.ones(1, 4, 4)), ValueError,
+     r"inputs: expected .*\(n, 8, 8\)"),
+    (lambda: problems.NavierStokes(viscosity=-1e-3), ValueError, "viscosity must be >= 0"),
+    (lambda: problems.Repressilator(hill=0.0), ValueError, "hill must be > 0"),
+    (lambda: problems.Repressilator(beta=NAN), ValueError, "beta must be finite"),
+    (lambda: problems.Repressilator(k="1"), TypeError, "k must be a real number"),
+    (lambda: problems.Repressilator(decay=-1.0), ValueError, "decay must be > 0"),
+    (lambda: problems.Repressilator(noise=-0.1), ValueError, "noise must be >= 0"),
+    (lambda: problems.OUPopulation(initial_mean=(NAN, 0.0)), ValueError, "initial_mean must be a finite vector"),
+]
+
+
+@pytest.mark.parametrize("call, error, fragment", PROBLEM_INPUT_CASES)
+def test_problem_arguments_and_inputs_are_checked_at_once(call, error, fragment):
+    with pytest.raises(error, match=fragment):
+        call()

@@ -10,6 +10,7 @@ axis unless ``time_index`` picks frames).
 from __future__ import annotations
 
 import json
+import pickle
 import numbers
 import os
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Sequence
 import torch
 from torch.utils.data import Dataset, Subset
 
-from sciml.validation import ArgumentTypeError, check_int, check_tensor
+from sciml.validation import ArgumentTypeError, check_int, check_probability, check_seed, check_tensor
 
 __all__ = ["FieldDataset", "TensorFieldDataset", "load_pt_dataset", "random_split", "subsample", "write_fields"]
 
@@ -26,7 +27,11 @@ __all__ = ["FieldDataset", "TensorFieldDataset", "load_pt_dataset", "random_spli
 def subsample(field: torch.Tensor, factor: int, n_spatial: int) -> torch.Tensor:
     """Every ``factor``-th point along the last ``n_spatial`` axes (FNO's ``::k``; on a
     vertex grid with ``s`` nodes it keeps both ends when ``factor`` divides ``s - 1``)."""
+    field = check_tensor("field", field, layout="(..., *space)")
     factor = check_int("subsample factor", factor)
+    n_spatial = check_int("n_spatial", n_spatial, minimum=0, maximum=field.dim(),
+                          hint=f"the number of space axes, at most the {field.dim()} axes of the field "
+                               f"{tuple(field.shape)}")
     if factor == 1:
         return field
     index = (Ellipsis,) + (slice(None, None, factor),) * n_spatial
@@ -66,8 +71,8 @@ class TensorFieldDataset(Dataset):
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, spatial: int | None = None, channel_axis: bool = True):
-        check_tensor("x", x, min_ndim=1, layout="(n, ...)")
-        check_tensor("y", y, min_ndim=1, layout="(n, ...)")
+        check_tensor("x", x, min_ndim=1, finite=True, layout="(n, ...)")
+        check_tensor("y", y, min_ndim=1, finite=True, layout="(n, ...)")
         if len(x) != len(y):
             raise ValueError(f"x and y must hold the same number of samples, got {len(x)} and {len(y)}")
         if not isinstance(channel_axis, bool):
@@ -134,12 +139,31 @@ class FieldDataset(Dataset):
         self.keys, self.factor, self.time_index, self.channel_axis = (input_key, output_key), subsample, time_index, \
             channel_axis
         try:
-            n, self.grid, self.attrs = self._header(h5py)
+            n, self.grid, self.attrs, ranks, frames = self._header(h5py)
         except OSError as err:
             raise OSError(f"{self.path} is not a readable HDF5 file (truncated, or another format: {err}); write "
                           f"it again with `sciml data generate` or Problem.generate") from None
         names = [c for c in ("x", "y", "z") if c in self.grid]
+        if spatial is None and not self.grid:
+            raise ValueError(f"{self.path} has no grid coordinates (its grid group is missing or empty), so the "
+                             f"number of space axes is unknown; pass spatial= (e.g. spatial=2 for fields "
+                             f"(n, s, s)) or write the file with grid={{'x': ..., 'y': ...}}")
         self.spatial = spatial if spatial is not None else max(1, len(names))
+        if self.spatial > min(ranks):
+            raise ValueError(f"spatial={self.spatial} exceeds the axes of the samples in {self.path} ({input_key}: "
+                             f"{ranks[0]}, {output_key}: {ranks[1]} axes per sample); pass spatial= the number of "
+                             f"space axes")
+        if time_index is not None:
+            if ranks[1] <= self.spatial:
+                raise ValueError(f"time_index picks frames of outputs (T, *space), but the {output_key} of "
+                                 f"{self.path} have {ranks[1]} axes per sample and {self.spatial} space axes: no "
+                                 f"time axis; drop time_index")
+            picks = [time_index] if isinstance(time_index, numbers.Integral) else time_index
+            if isinstance(time_index, bool) or not isinstance(picks, (list, tuple)) or not picks:
+                raise ArgumentTypeError(f"time_index must be an int or a non-empty list of ints, got {time_index!r}")
+            for j, t in enumerate(picks):
+                label = "time_index" if isinstance(time_index, numbers.Integral) else f"time_index[{j}]"
+                check_int(label, t, minimum=-frames, maximum=frames - 1, hint=f"{self.path} holds {frames} frames per trajectory")
         subsample = check_int("subsample factor", subsample)
         self.grid = {k: (v[::subsample] if k in names else v) for k, v in self.grid.items()}
         self.indices = list(range(n)) if indices is None else [int(i) for i in indices]
@@ -163,15 +187,18 @@ class FieldDataset(Dataset):
     def __len__(self) -> int:
         return len(self.indices) * self.pairs_per_sample
 
-    def _header(self, h5py) -> tuple[int, dict, dict]:
-        """``(samples, grid, attributes)`` of the file; ``KeyError`` for a missing dataset."""
+    def _header(self, h5py) -> tuple[int, dict, dict, tuple[int, int], int]:
+        """``(samples, grid, attributes, (input rank, output rank) per sample, output frames)``
+        of the file; ``KeyError`` for a missing dataset."""
         with h5py.File(self.path, "r") as f:
             for key in self.keys:
                 if key not in f:
                     raise KeyError(f"{self.path} has no dataset {key!r}; it holds {sorted(f.keys())}")
             grid = {k: v[()] for k, v in f["grid"].items()} if "grid" in f else {}
             attrs = {k: (json.loads(v) if k == "parameters" else v) for k, v in f.attrs.items()}
-            return f[self.keys[0]].shape[0], grid, attrs
+            ranks = (f[self.keys[0]].ndim - 1, f[self.keys[1]].ndim - 1)
+            frames = f[self.keys[1]].shape[1] if f[self.keys[1]].ndim > 1 else 0
+            return f[self.keys[0]].shape[0], grid, attrs, ranks, frames
 
     def close(self) -> None:
         """Release the HDF5 handle (if open); the next item read reopens the file."""
@@ -220,8 +247,14 @@ class FieldDataset(Dataset):
 
 def load_pt_dataset(path: str | os.PathLike, indices: Sequence[int] | None = None) -> TensorFieldDataset:
     """neuraloperator's small sets (dicts with ``x`` and ``y``; boolean ``x`` becomes 0/1)."""
-    data = torch.load(Path(path), weights_only=True)
-    if not isinstance(data, dict) or "x" not in data or "y" not in data:
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArgumentTypeError(f"path must be a file name (str or os.PathLike), got {type(path).__name__}")
+    try:
+        data = torch.load(Path(path), weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+        raise ValueError(f"{path} is not a torch file of tensors (torch.save of a dict with 'x' and 'y'): "
+                         f"{str(err).splitlines()[0]}") from None
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), torch.Tensor) for k in ("x", "y")):
         raise ValueError(f"{path} must hold a dict with tensors 'x' and 'y'")
     x, y = data["x"].to(torch.float32), data["y"].to(torch.float32)
     if indices is not None:
@@ -232,16 +265,27 @@ def load_pt_dataset(path: str | os.PathLike, indices: Sequence[int] | None = Non
 def random_split(dataset: Dataset, lengths: Sequence[float | int], seed: int = 0) -> list[Subset]:
     """Disjoint random subsets with the given sizes (ints) or fractions (summing to 1),
     the same for the same seed."""
+    if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
+        raise ArgumentTypeError(f"dataset must be a sized dataset (with __len__ and __getitem__), got "
+                                f"{type(dataset).__name__}")
+    seed = check_seed("seed", seed)
+    if isinstance(lengths, (str, bytes)) or not isinstance(lengths, Sequence) or len(lengths) == 0:
+        raise ArgumentTypeError(f"lengths must be a non-empty list of sizes (ints) or fractions (floats summing to "
+                                f"1), got {lengths!r}")
     n = len(dataset)
     if all(isinstance(v, float) for v in lengths):
-        if abs(sum(lengths) - 1) > 1e-9:
-            raise ValueError(f"fractions must sum to 1, got {sum(lengths)}")
-        sizes = [int(v * n) for v in lengths]
+        fractions = [check_probability(f"lengths[{i}]", v, hint="fractions lie in [0, 1]")
+                     for i, v in enumerate(lengths)]
+        if abs(sum(fractions) - 1) > 1e-9:
+            raise ValueError(f"lengths: fractions must sum to 1, got {sum(fractions)}")
+        sizes = [int(v * n) for v in fractions]
         sizes[-1] = n - sum(sizes[:-1])
     else:
-        sizes = [int(v) for v in lengths]
+        sizes = [check_int(f"lengths[{i}]", v, minimum=0,
+                           hint="sizes are non-negative ints (or pass fractions, all floats)")
+                 for i, v in enumerate(lengths)]
         if sum(sizes) > n:
-            raise ValueError(f"the split sizes {sizes} exceed the {n} samples")
+            raise ValueError(f"lengths: the split sizes {sizes} exceed the {n} samples")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
     out, start = [], 0
     for size in sizes:
@@ -257,6 +301,13 @@ def write_fields(path: str | os.PathLike, inputs: torch.Tensor, outputs: torch.T
     (coarse step, correction) pairs of a hybrid stepper. Read back with :class:`FieldDataset`."""
     import h5py
 
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArgumentTypeError(f"path must be a file name (str or os.PathLike), got {type(path).__name__}")
+    check_tensor("inputs", inputs, min_ndim=1, finite=True, layout="(n, ...)")
+    check_tensor("outputs", outputs, min_ndim=1, finite=True, layout="(n, ...)")
+    for name, value in (("grid", grid), ("attrs", attrs)):
+        if value is not None and not isinstance(value, dict):
+            raise ArgumentTypeError(f"{name} must be a dict (name -> values) or None, got {type(value).__name__}")
     if inputs.shape[0] != outputs.shape[0]:
         raise ValueError(f"inputs and outputs must hold the same number of samples, got {inputs.shape[0]} "
                          f"and {outputs.shape[0]}")

@@ -100,6 +100,12 @@ class NormalizedModel(nn.Module):
     def __init__(self, model: nn.Module, input_normalizer: GaussianNormalizer | None = None,
                  output_normalizer: GaussianNormalizer | None = None):
         super().__init__()
+        if not isinstance(model, nn.Module):
+            raise ArgumentTypeError(f"model must be a torch.nn.Module (its parameters are trained and saved), got "
+                                    f"{type(model).__name__}; wrap a function in an nn.Module subclass")
+        for name, norm in (("input_normalizer", input_normalizer), ("output_normalizer", output_normalizer)):
+            if norm is not None and not isinstance(norm, GaussianNormalizer):
+                raise ArgumentTypeError(f"{name} must be a GaussianNormalizer or None, got {type(norm).__name__}")
         self.model, self.input_normalizer, self.output_normalizer = model, input_normalizer, output_normalizer
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
