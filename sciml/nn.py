@@ -21,7 +21,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from sciml.validation import check_choice, check_int
+from sciml.validation import check_choice, check_int, check_model_input
 
 __all__ = ["ACTIVATIONS", "MLP", "Sine", "activation", "mlp"]
 
@@ -64,5 +64,12 @@ class MLP(nn.Sequential):
     each an affine map and ``activation``, then an affine output layer."""
 
     def __init__(self, in_dim: int, out_dim: int, width: int = 50, depth: int = 4, activation: str = "tanh"):
+        in_dim, out_dim = check_int("in_dim", in_dim), check_int("out_dim", out_dim)
         width, depth = check_int("width", width), check_int("depth", depth)
         super().__init__(*_layers([in_dim] + [width] * depth + [out_dim], activation))
+        self.in_dim = in_dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102 - (N, in_dim) -> (N, out_dim)
+        check_model_input("MLP", x, layout=f"(..., in_dim={self.in_dim})", min_ndim=1, channels=self.in_dim,
+                          channel_axis=-1, dtype=self[0].weight.dtype)
+        return super().forward(x)

@@ -167,3 +167,59 @@ def test_mgno_builds_and_maps_or_names_the_argument(in_channels, channels, level
         return
     x = torch.randn(1, in_channels, 8, 8)
     assert model(x).shape == (1, 1, 8, 8)
+
+
+def _issue22_model_cases():
+    from sciml.nde import NeuralODE, NeuralSDE
+    from sciml.nn import MLP
+    from sciml.operators import build_model
+    from sciml.pinn import EulerianPINN
+
+    small = lambda: fno(n_modes=(3, 3), hidden_channels=4, n_layers=1)  # noqa: E731
+    field = lambda: torch.nn.Linear(2, 2)  # noqa: E731
+    return [
+        (lambda: fno(positional_embedding="bogus"), ValueError, "unknown positional_embedding 'bogus'"),
+        (lambda: fno(norm="bogus"), ValueError, "unknown norm 'bogus'; known: None, instance_norm"),
+        (lambda: fno(factorization="bogus"), ValueError, "unknown factorization 'bogus'; known: None, dense"),
+        (lambda: fno(fno_skip="bogus"), ValueError, "unknown fno_skip 'bogus'"),
+        (lambda: fno(domain_padding=-0.5), ValueError, "domain_padding must be >= 0, got -0.5"),
+        (lambda: fno(domain_padding=(0.1,)), ValueError, "domain_padding lists 1 fractions for 2 space axes"),
+        (lambda: small()(torch.randn(0, 1, 8, 8)), ValueError, "fno got an empty batch"),
+        (lambda: SFNO(beta=NAN), ValueError, "beta must be finite"),
+        (lambda: build_model("fno"), TypeError, "spec must be a dict with 'name'"),
+        (lambda: MLP(0, 1), ValueError, "in_dim must be a positive int, got 0"),
+        (lambda: MLP(2, 1.5), TypeError, "out_dim must be a positive int, got 1.5"),
+        (lambda: MLP(2, 1, width=4, depth=1)(torch.randn(5, 3)), ValueError,
+         r"MLP expects \(\.\.\., in_dim=2\), got shape \(5, 3\)"),
+        (lambda: MLP(2, 1, width=4, depth=1)(torch.randn(5, 2, dtype=torch.float64)), TypeError, "float32 weights"),
+        (lambda: PINNNet(2, embedding="fourier"), TypeError, "embedding must be an nn.Module with an int out_dim"),
+        (lambda: PINNNet(2, embedding=[FourierFeatures(2), "x"]), TypeError, r"embedding\[1\] must be an nn.Module"),
+        (lambda: EulerianPINN(None), TypeError, "residual must be callable"),
+        (lambda: EulerianPINN(lambda *a: 0, length=0.0), ValueError, "length must be > 0"),
+        (lambda: EulerianPINN(lambda *a: 0, hard_initial="yes"), TypeError, "hard_initial must be True or False"),
+        (lambda: NeuralODE(lambda t, y: y), TypeError, "func must be an nn.Module"),
+        (lambda: NeuralODE(field(), method="bogus"), ValueError, "unknown method 'bogus'"),
+        (lambda: NeuralODE(field(), rtol=-1.0), ValueError, "rtol must be > 0"),
+        (lambda: NeuralODE(field(), atol=NAN), ValueError, "atol must be finite"),
+        (lambda: NeuralODE(field(), seed=1.5), TypeError, "seed must be a non-negative int"),
+        (lambda: NeuralODE(field(), adjoint="yes"), TypeError, "adjoint must be True, False"),
+        (lambda: NeuralODE(field(), max_steps=0), ValueError, "max_steps must be a positive int"),
+        (lambda: NeuralSDE(field(), field(), noise_type="bogus"), ValueError, "unknown noise_type 'bogus'"),
+        (lambda: NeuralSDE(field(), field(), sde_type="bogus"), ValueError, "unknown sde_type 'bogus'"),
+        (lambda: NeuralSDE(lambda t, y: y, field()), TypeError, "drift must be an nn.Module"),
+        (lambda: NeuralSDE(field(), field(), rtol=0.0), ValueError, "rtol must be > 0"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(len(_issue22_model_cases())))
+def test_issue22_model_arguments_are_checked_up_front(case):
+    build, error, fragment = _issue22_model_cases()[case]
+    with pytest.raises(error, match=fragment):
+        build()
+
+
+def test_mlp_still_maps_leading_axes_and_sfno_takes_a_negative_beta():
+    from sciml.nn import MLP
+
+    assert MLP(2, 3, width=4, depth=1)(torch.randn(4, 5, 2)).shape == (4, 5, 3)
+    assert SFNO(beta=-1e-2).beta == -1e-2  # the paper's decaying-turbulence rate

@@ -115,14 +115,16 @@ class LatentODE(_Latent):
         obs_dim, latent_dim: sizes of observations and latent state.
         hidden: GRU and dynamics width; ``layers`` hidden layers in the dynamics MLP.
         obs_std: the fixed observation noise of the likelihood.
-        **ode_kwargs: for :class:`NeuralODE` (method, rtol, atol, adjoint, regularize, local).
+        method, rtol, atol, adjoint, regularize, local, seed: for :class:`NeuralODE`.
     """
 
     def __init__(self, obs_dim: int, latent_dim: int = 4, hidden: int = 32, layers: int = 2, obs_std: float = 0.01,
-                 **ode_kwargs):
+                 *, method: str = "tsit5", rtol: float = 1e-6, atol: float = 1e-6, adjoint=False,
+                 regularize: str | None = None, local: str | None = None, seed: int = 0):
         super().__init__(obs_dim, latent_dim, hidden, obs_std, 2 * latent_dim)
         layers = check_int("layers", layers)
-        self.ode = NeuralODE(Autonomous(mlp([latent_dim] + [hidden] * layers + [latent_dim])), **ode_kwargs)
+        self.ode = NeuralODE(Autonomous(mlp([latent_dim] + [hidden] * layers + [latent_dim])), method=method,
+                             rtol=rtol, atol=atol, adjoint=adjoint, regularize=regularize, local=local, seed=seed)
 
     def forward(self, ys: torch.Tensor, t: torch.Tensor) -> LatentOutput:
         t = _check(ys, t, self.obs_dim)
@@ -168,20 +170,22 @@ class LatentSDE(_Latent):
     Args:
         context_dim: size of the encoder's context vector for the posterior drift.
         diffusion_scale: upper bound of the diagonal diffusion.
-        **sde_kwargs: for :class:`NeuralSDE` (method, default euler; dt; local; seed).
+        method, dt, local, seed, max_steps: for :class:`NeuralSDE` (fixed steps, Itô,
+            diagonal noise: what the path KL needs).
     """
 
     def __init__(self, obs_dim: int, latent_dim: int = 4, hidden: int = 32, context_dim: int = 8, layers: int = 2,
-                 obs_std: float = 0.01, diffusion_scale: float = 0.5, **sde_kwargs):
+                 obs_std: float = 0.01, diffusion_scale: float = 0.5, *, method: str = "euler", dt: float = 1e-2,
+                 local: str | None = None, seed: int = 0, max_steps: int = 1_000_000):
         context_dim = check_int("context_dim", context_dim)
         super().__init__(obs_dim, latent_dim, hidden, obs_std, 2 * latent_dim + context_dim)
         layers = check_int("layers", layers)
         diffusion_scale = check_real("diffusion_scale", diffusion_scale, positive=True)
-        sde_kwargs.setdefault("method", "euler")
         widths = [hidden] * layers
         self.posterior = _Posterior(mlp([latent_dim + context_dim] + widths + [latent_dim]))
         self.sde = NeuralSDE(self.posterior, _Diagonal(latent_dim, hidden, diffusion_scale),
-                             prior_drift=Autonomous(mlp([latent_dim] + widths + [latent_dim])), **sde_kwargs)
+                             prior_drift=Autonomous(mlp([latent_dim] + widths + [latent_dim])), method=method, dt=dt,
+                             local=local, seed=seed, max_steps=max_steps)
 
     def forward(self, ys: torch.Tensor, t: torch.Tensor) -> LatentOutput:
         t = _check(ys, t, self.obs_dim)

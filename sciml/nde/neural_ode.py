@@ -38,7 +38,8 @@ import math
 import torch
 from torch import nn
 
-from sciml.solvers import TABLEAUX, initial_step_size, solve_ode, step_error
+from sciml.solvers import TABLEAUX, BacksolveAdjoint, initial_step_size, solve_ode, step_error
+from sciml.validation import ArgumentTypeError, check_choice, check_int, check_real, check_seed
 
 from ._local import LastSolve, check_local, sample_time, with_time
 
@@ -57,12 +58,35 @@ class NeuralODE(LastSolve, nn.Module):
             a ``BacksolveAdjoint`` (O(1) memory; no regularisers).
         regularize: ``None``, ``"error"`` (ERNODE), ``"error_squared"`` or ``"stiffness"``
             (SRNODE): the solve then also records the quantity :func:`regularizer` needs.
+        local, seed: local regularisation and the seed of its time sampling.
+        dt, adaptive, controller, max_steps, per_sample: of :func:`~sciml.solvers.solve_ode`.
     """
 
     def __init__(self, func: nn.Module, method: str = "tsit5", rtol: float = 1e-6, atol: float = 1e-6,
-                 adjoint=False, regularize: str | None = None, local: str | None = None, seed: int = 0,
-                 **solver_kwargs):
+                 adjoint=False, regularize: str | None = None, local: str | None = None, seed: int = 0, *,
+                 dt: float | None = None, adaptive: bool | None = None, controller=None, max_steps: int = 100_000,
+                 per_sample: bool = False):
         super().__init__()
+        if not isinstance(func, nn.Module):
+            raise ArgumentTypeError(f"func must be an nn.Module called as func(t, z) (its parameters are trained), "
+                                    f"got {type(func).__name__}; wrap a function in a Module")
+        method = check_choice("method", method, TABLEAUX)
+        rtol, atol = check_real("rtol", rtol, positive=True), check_real("atol", atol, positive=True)
+        seed = check_seed("seed", seed)
+        if not isinstance(adjoint, (bool, BacksolveAdjoint)):
+            raise ArgumentTypeError(f"adjoint must be True, False or a BacksolveAdjoint, got {adjoint!r}")
+        for flag, value in (("adaptive", adaptive), ("per_sample", per_sample)):
+            if value is not None and not isinstance(value, bool):
+                raise ArgumentTypeError(f"{flag} must be True or False, got {value!r}")
+        solver_kwargs = {"max_steps": check_int("max_steps", max_steps)}
+        if dt is not None:
+            solver_kwargs["dt"] = check_real("dt", dt, positive=True)
+        if adaptive is not None:
+            solver_kwargs["adaptive"] = adaptive
+        if controller is not None:
+            solver_kwargs["controller"] = controller
+        if per_sample:
+            solver_kwargs["per_sample"] = per_sample
         if regularize not in (None, *KINDS):
             raise ValueError(f"regularize must be None or one of {KINDS}, got {regularize!r}")
         check_local(local)

@@ -22,9 +22,14 @@ import torch
 from torch import nn
 
 from sciml.solvers import sde_initial_step, sde_step_error, solve_sde
-from sciml.validation import check_choice, check_int, check_real, check_seed
+from sciml.validation import ArgumentTypeError, check_choice, check_int, check_real, check_seed
 
 from ._local import LastSolve, check_local, sample_time, with_time
+
+# the SDE core's vocabulary (sciml.solvers checks the same names in solve_sde; it does not
+# export them), checked here at construction instead of at the first forward
+NOISE_TYPES = ("diagonal", "scalar", "additive", "general")
+SDE_TYPES = ("ito", "stratonovich")
 
 __all__ = ["NeuralSDE"]
 
@@ -56,6 +61,18 @@ class NeuralSDE(LastSolve, nn.Module):
                  atol: float = 1e-3, adjoint: bool = False, regularize: str | None = None, local: str | None = None,
                  seed: int = 0, max_steps: int = 1_000_000, prior_drift: nn.Module | None = None):
         super().__init__()
+        for name, module in (("drift", drift), ("diffusion", diffusion), ("prior_drift", prior_drift)):
+            if module is not None and not isinstance(module, nn.Module):
+                raise ArgumentTypeError(f"{name} must be an nn.Module called as {name}(t, y), got "
+                                        f"{type(module).__name__}; wrap a function in a Module")
+        noise_type = check_choice("noise_type", noise_type, NOISE_TYPES)
+        sde_type = check_choice("sde_type", sde_type, SDE_TYPES)
+        if method is not None and not isinstance(method, str):
+            raise ArgumentTypeError(f"method must be None or a method name (e.g. 'euler'), got {method!r}")
+        for flag, value in (("adaptive", adaptive), ("adjoint", adjoint)):
+            if not isinstance(value, bool):
+                raise ArgumentTypeError(f"{flag} must be True or False, got {value!r}")
+        rtol, atol = check_real("rtol", rtol, positive=True), check_real("atol", atol, positive=True)
         if regularize not in (None, "error"):
             raise ValueError(f"regularize must be None or 'error' for SDEs, got {regularize!r}")
         check_local(local)

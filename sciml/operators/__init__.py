@@ -15,6 +15,9 @@ constructor spec ``{"name", "kwargs"}``; the Trainer writes it into checkpoints 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
+
+from sciml.validation import ArgumentTypeError
 
 from .baselines import fno
 from .lsm import LSM, NeuralSpectralBlock
@@ -31,6 +34,10 @@ __all__ = ["BochnerL2", "LSM", "MODELS", "MgConv", "MgNO", "NeuralSpectralBlock"
 def build_model(spec: dict):
     """Build the model described by ``spec`` (``name``, a key of ``MODELS``, plus its keyword
     arguments)."""
+    if not isinstance(spec, Mapping):
+        raise ArgumentTypeError(f"spec must be a dict with 'name' (one of {', '.join(sorted(MODELS))}) and the "
+                                f"model's keyword arguments, got {type(spec).__name__} {spec!r:.40}; e.g. "
+                                f"build_model({{'name': 'fno', 'n_modes': (16, 16)}})")
     spec = dict(spec)
     name = spec.pop("name", None)
     if name not in MODELS:

@@ -21,6 +21,23 @@ def _check_input(module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
     space = ", ".join(f"x{i}" for i in range(1, ndim + 1))
     check_model_input("fno", x, layout=f"(batch, {module.in_channels}, {space})", ndim=ndim + 2,
                       channels=module.in_channels, dtype=next(module.parameters()).dtype)
+    if x.shape[0] == 0:
+        raise ValueError(f"fno got an empty batch: input shape {tuple(x.shape)} has batch size 0; pass at least "
+                         f"one sample (batch, {module.in_channels}, {space})")
+
+
+NORMS = ("instance_norm", "group_norm", "batch_norm", "ada_in")
+SKIPS = ("linear", "identity", "soft-gating")
+FACTORIZATIONS = ("dense", "cp", "tucker", "tt", "complexdense", "complexcp", "complextucker", "complextt")
+
+
+def _optional_choice(name: str, value, known: Sequence[str]) -> str | None:
+    """``None`` or one of ``known`` (case-insensitive, as neuraloperator compares them)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.lower() not in known:
+        raise ValueError(f"unknown {name} {value!r}; known: None, {', '.join(known)}")
+    return value
 
 
 @record_spec("fno")
@@ -46,6 +63,25 @@ def fno(n_modes: Sequence[int] = (16, 16), in_channels: int = 1, out_channels: i
     ratios = {name: check_real(name, value, positive=True) for name, value in (
         ("lifting_channel_ratio", lifting_channel_ratio), ("projection_channel_ratio", projection_channel_ratio),
         ("channel_mlp_expansion", channel_mlp_expansion), ("rank", rank))}
+    if positional_embedding is not None and positional_embedding != "grid" \
+            and not isinstance(positional_embedding, torch.nn.Module):
+        raise ValueError(f"unknown positional_embedding {positional_embedding!r}; known: 'grid' (the coordinates "
+                         f"on [0, 1]), None, or an embedding module such as neuralop's GridEmbeddingND")
+    norm = _optional_choice("norm", norm, NORMS)
+    channel_mlp_skip = _optional_choice("channel_mlp_skip", channel_mlp_skip, SKIPS)
+    fno_skip = _optional_choice("fno_skip", fno_skip, SKIPS)
+    factorization = _optional_choice("factorization", factorization, FACTORIZATIONS)
+    if domain_padding is not None:
+        pads = domain_padding if isinstance(domain_padding, Sequence) else [domain_padding]
+        if isinstance(domain_padding, str) or not pads:
+            raise ArgumentTypeError(f"domain_padding must be None, a fraction >= 0 or one per space axis, got "
+                                    f"{domain_padding!r}")
+        pads = [check_real("domain_padding", p, nonnegative=True,
+                           hint="it is the padded fraction of each space axis, e.g. 0.25") for p in pads]
+        if isinstance(domain_padding, Sequence) and len(pads) != len(n_modes):
+            raise ValueError(f"domain_padding lists {len(pads)} fractions for {len(n_modes)} space axes "
+                             f"(n_modes={n_modes})")
+        domain_padding = pads if isinstance(domain_padding, Sequence) else pads[0]
     try:
         from neuralop.models import FNO
     except ImportError as err:  # pragma: no cover - neuraloperator is a dependency

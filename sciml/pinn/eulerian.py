@@ -10,6 +10,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from sciml.validation import ArgumentTypeError, check_callable, check_real
+
 from .autodiff import gradient
 from .networks import PeriodicEmbedding, PINNNet, initial_condition_transform
 
@@ -29,9 +31,15 @@ class EulerianPINN(nn.Module):
     def __init__(self, residual: Callable, length: float = 2 * math.pi, width: int = 50, depth: int = 4,
                  activation: str = "tanh", hard_initial: bool = False, u0: Callable | None = None):
         super().__init__()
+        check_callable("residual", residual, "residual(u, u_t, u_x, u_xx) -> tensor")
+        length = check_real("length", length, positive=True, hint="length is the spatial period")
+        if not isinstance(hard_initial, bool):
+            raise ArgumentTypeError(f"hard_initial must be True or False, got {hard_initial!r}")
+        if u0 is not None:
+            check_callable("u0", u0, "u0(x) -> u")
         if hard_initial and u0 is None:
             raise ValueError("hard_initial needs u0")
-        self.residual_fn, self.length, self.u0 = residual, float(length), u0
+        self.residual_fn, self.length, self.u0 = residual, length, u0
         transform = initial_condition_transform(u0, t_column=1) if hard_initial else None
         self.net = PINNNet(2, 1, width, depth, activation, embedding=PeriodicEmbedding(2, {0: self.length}),
                            output_transform=transform)

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from sciml.nn import MLP
-from sciml.validation import check_callable, check_int, check_model_input, check_real, check_seed
+from sciml.validation import ArgumentTypeError, check_callable, check_int, check_model_input, check_real, check_seed
 
 __all__ = ["FourierFeatures", "MLP", "PINNNet", "PeriodicEmbedding", "initial_condition_transform"]
 
@@ -84,6 +84,12 @@ class PINNNet(nn.Module):
                  output_transform: Callable | None = None):
         super().__init__()
         stages = [] if embedding is None else list(embedding) if isinstance(embedding, (list, tuple)) else [embedding]
+        for i, stage in enumerate(stages):
+            where = "embedding" if len(stages) == 1 and not isinstance(embedding, (list, tuple)) else f"embedding[{i}]"
+            if not isinstance(stage, nn.Module) or not isinstance(getattr(stage, "out_dim", None), int):
+                raise ArgumentTypeError(f"{where} must be an nn.Module with an int out_dim (e.g. "
+                                        f"FourierFeatures(in_dim) or PeriodicEmbedding(in_dim, periods)), got "
+                                        f"{type(stage).__name__} {stage!r:.40}")
         self.embedding = nn.Sequential(*stages)
         d = stages[-1].out_dim if stages else in_dim
         if output_transform is not None:

@@ -23,7 +23,7 @@ from typing import Callable
 import torch
 
 from sciml.train.optimize import METHODS, minimize
-from sciml.validation import check_choice, check_int, check_real
+from sciml.validation import check_callable, check_choice, check_int, check_real, check_tensor
 
 __all__ = ["InverseResult", "grid_observation", "invert"]
 
@@ -73,6 +73,14 @@ def invert(forward: Callable, observations: torch.Tensor, latent0: torch.Tensor,
     Adam the last one is at the returned estimate.
     """
     optimizer = check_choice("optimizer", optimizer, METHODS)
+    check_callable("forward", forward, "forward(x) -> prediction")
+    for name, fn in (("observe", observe), ("transform", transform), ("callback", callback)):
+        if fn is not None:
+            check_callable(name, fn)
+    check_tensor("observations", observations, floating=True, finite=True)
+    check_tensor("latent0", latent0, floating=True, finite=True)
+    if truth is not None:
+        check_tensor("truth", truth, finite=True)
     noise_std = check_real("noise_std", noise_std, positive=True)
     prior_weight = check_real("prior_weight", prior_weight, nonnegative=True)
     observe = observe or (lambda u: u)

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from sciml.pde import SpectralGrid, Stepper, check_states, rollout, saved_states
 from sciml.problems import FlowDiagnosticsProblem, check_problem
-from sciml.validation import check_real
+from sciml.validation import ArgumentTypeError, check_callable, check_real, check_tensor
 
 __all__ = ["Rollout", "Simulation", "SimulationError", "flow_diagnostics", "relative_error"]
 
@@ -72,6 +72,11 @@ class Rollout:
 
 def relative_error(u: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """``||u - ref||_2 / ||ref||_2`` per sample over all but the batch axis."""
+    check_tensor("u", u, min_ndim=1)
+    check_tensor("reference", reference, min_ndim=1)
+    if u.shape != reference.shape:
+        raise ValueError(f"u and reference must have the same shape (batch, ...), got {tuple(u.shape)} and "
+                         f"{tuple(reference.shape)}; bring both to one grid first")
     diff = (u - reference).flatten(1).norm(dim=1)
     return diff / reference.flatten(1).norm(dim=1).clamp_min(torch.finfo(reference.dtype).tiny)
 
@@ -121,6 +126,14 @@ class Simulation:
                             f"{type(stepper).__name__}")
         if not check_real("blowup_factor", blowup_factor) > 1:
             raise ValueError(f"blowup_factor must be > 1, got {blowup_factor}")
+        if diagnostics is not None:
+            if not isinstance(diagnostics, dict):
+                raise ArgumentTypeError(f"diagnostics must be a dict name -> fn(state), got "
+                                        f"{type(diagnostics).__name__}; e.g. diagnostics={{'energy': fn}}")
+            for key, fn in diagnostics.items():
+                if not isinstance(key, str):
+                    raise ArgumentTypeError(f"diagnostics keys must be names (str), got {key!r}")
+                check_callable(f"diagnostics[{key!r}]", fn, "fn(state) -> (batch,) or (batch, k)")
         reserved = {"rms", "error"} & set(diagnostics or {})
         if reserved:
             raise ValueError(f"diagnostic names {sorted(reserved)} are reserved")

@@ -41,8 +41,9 @@ class LearnedStepper(nn.Module):
 
     def __init__(self, model: nn.Module, dt: float, residual: bool = False, name: str = "model"):
         super().__init__()
-        if not callable(model):
-            raise TypeError(f"model must be callable (an nn.Module), got {type(model).__name__}")
+        if not isinstance(model, nn.Module):
+            raise ArgumentTypeError(f"model must be an nn.Module (its parameters set the input dtype and are "
+                                    f"trained), got {type(model).__name__}; wrap a function in a Module")
         if not isinstance(residual, bool):
             raise ArgumentTypeError(f"residual must be True or False, got {residual!r}")
         self.model, self.dt, self.residual, self.name = model, check_dt(dt), residual, name

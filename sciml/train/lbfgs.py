@@ -24,6 +24,8 @@ import math
 
 import torch
 
+from sciml.validation import check_choice, check_int, check_real
+
 __all__ = ["LBFGS"]
 
 CONVERGED = ("tolerance_grad", "tolerance_change", "no_descent")
@@ -36,6 +38,15 @@ class LBFGS(torch.optim.LBFGS):
     def __init__(self, params, lr: float = 1.0, max_iter: int = 20, max_eval: int | None = None,
                  tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9, history_size: int = 100,
                  line_search_fn: str | None = "strong_wolfe"):
+        lr = check_real("lr", lr, positive=True)
+        max_iter = check_int("max_iter", max_iter)
+        if max_eval is not None:
+            max_eval = check_int("max_eval", max_eval)
+        tolerance_grad = check_real("tolerance_grad", tolerance_grad, nonnegative=True)
+        tolerance_change = check_real("tolerance_change", tolerance_change, nonnegative=True)
+        history_size = check_int("history_size", history_size)
+        if line_search_fn is not None:
+            line_search_fn = check_choice("line_search_fn", line_search_fn, ("strong_wolfe",))
         super().__init__(params, lr=lr, max_iter=max_iter, max_eval=max_eval, tolerance_grad=tolerance_grad,
                          tolerance_change=tolerance_change, history_size=history_size,
                          line_search_fn=line_search_fn)

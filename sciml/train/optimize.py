@@ -18,7 +18,9 @@ Stop reasons (``Minimization.stop_reason``), the vocabulary of :mod:`sciml.train
 * ``"tolerance_grad"``: ``max |grad| <= tolerance_grad``;
 * ``"tolerance_change"``: the loss changed by less than ``tolerance_change`` between two
   iterates (L-BFGS: or the last step moved no parameter by more than it);
-* ``"non_finite"``: the loss (L-BFGS: or its gradient) is inf or nan;
+* ``"non_finite"``: the loss (L-BFGS: or its gradient) is inf or nan; this is a stop
+  reason, not an exception (also when the objective is nan at the start, in which case
+  no step is taken and ``iterations == 0``): check ``stop_reason`` or ``converged``;
 * L-BFGS only: ``"max_eval"`` and ``"no_descent"``.
 
 Adam checks the tolerances and finiteness before each step and stops without taking it.
@@ -35,7 +37,7 @@ from typing import Callable, Iterable
 
 import torch
 
-from sciml.validation import check_callable, check_choice, check_int, check_real
+from sciml.validation import ArgumentTypeError, check_callable, check_choice, check_int, check_real
 
 from .lbfgs import CONVERGED, LBFGS
 
@@ -59,6 +61,28 @@ class Minimization:
     def converged(self) -> bool:
         """True when a tolerance (not the step budget or a non-finite loss) ended the run."""
         return self.stop_reason in CONVERGED
+
+
+def _check_params(params) -> list:
+    """``params`` as a non-empty list of tensors or parameter groups (dicts with ``"params"``)."""
+    if isinstance(params, torch.Tensor) or not isinstance(params, Iterable):
+        raise ArgumentTypeError(f"params must be a list of tensors (or parameter groups), got "
+                                f"{type(params).__name__}; e.g. minimize(objective, [z]) or model.parameters()")
+    params = list(params)
+    if not params:
+        raise ValueError("params is empty: pass the tensors to optimise, e.g. [z] with z.requires_grad_(True), "
+                         "or model.parameters() of a model that has parameters")
+    for i, p in enumerate(params):
+        if isinstance(p, dict):
+            if "params" not in p:
+                raise ValueError(f"params[{i}] is a parameter group without a 'params' entry")
+        elif not isinstance(p, torch.Tensor):
+            raise ArgumentTypeError(f"params[{i}] must be a tensor or a parameter group (dict), got "
+                                    f"{type(p).__name__}")
+        elif not p.requires_grad:
+            raise ValueError(f"params[{i}] does not require grad, so it cannot be optimised; call "
+                             f".requires_grad_(True) on it")
+    return params
 
 
 def minimize(objective: Callable[[], torch.Tensor], params: Iterable, *, method: str = "adam", steps: int = 100,
@@ -90,6 +114,7 @@ def minimize(objective: Callable[[], torch.Tensor], params: Iterable, *, method:
         if method == "lbfgs":
             raise ValueError("callback is called after each Adam step; L-BFGS runs its iterations in one call, "
                              "so pass callback=None with method='lbfgs'")
+    params = _check_params(params)
     history: list[float] = []
 
     def closure() -> torch.Tensor:

@@ -108,6 +108,41 @@ def _split(batch):
     return batch[0], batch[1]
 
 
+def _has_tensor(sample) -> bool:
+    if isinstance(sample, torch.Tensor) or hasattr(sample, "__array_interface__"):  # numpy arrays collate too
+        return True
+    if isinstance(sample, dict):
+        return any(_has_tensor(v) for v in sample.values())
+    if isinstance(sample, (tuple, list)):
+        return any(_has_tensor(v) for v in sample)
+    return False
+
+
+def _check_dataset(name: str, dataset) -> None:
+    """A map-style dataset (``len`` and indexing) whose samples hold tensors (read: the first)."""
+    if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")) or isinstance(dataset, (str, bytes)):
+        raise ArgumentTypeError(f"{name} must be a dataset (len() and indexing, e.g. a torch Dataset or a "
+                                f"TensorDataset), got {type(dataset).__name__}")
+    if len(dataset) > 0 and not _has_tensor(dataset[0]):
+        raise ArgumentTypeError(f"{name} must be a dataset of tensors (a tensor, a tuple (x, y) or a dict of "
+                                f"tensors per sample), but {name}[0] is {type(dataset[0]).__name__} "
+                                f"{dataset[0]!r:.60}; wrap the data, e.g. TensorDataset(x, y)")
+
+
+def _check_named(name: str, value, what: str, check) -> dict:
+    """``value`` as a dict ``{str name: entry}`` with every entry passing ``check(where, entry)``."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ArgumentTypeError(f"{name} must be a dict {{name: {what}}}, got {type(value).__name__} "
+                                f"{value!r:.60}; e.g. {name}={{'val': ...}}")
+    for key, entry in value.items():
+        if not isinstance(key, str):
+            raise ArgumentTypeError(f"{name} keys must be names (str), got {key!r}")
+        check(f"{name}[{key!r}]", entry)
+    return dict(value)
+
+
 def _to(batch, device):
     if isinstance(batch, dict):
         return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
@@ -217,8 +252,10 @@ class Trainer:
         self.scheduler = scheduler(self.optimizer) if scheduler is not None else None
         self.scheduler_interval, self.max_epochs, self.batch_size = scheduler_interval, max_epochs, batch_size
         self.seed, self.shuffle, self.grad_clip = seed, shuffle, grad_clip
-        self.eval_sets = dict(eval_sets or {})
-        self.metrics = dict(metrics or ({"loss": loss} if loss is not None else {}))
+        self.eval_sets = _check_named("eval_sets", eval_sets, "a dataset", _check_dataset)
+        self.metrics = _check_named("metrics", metrics, "a callable fn(pred, target)",
+                                    lambda where, fn: check_callable(where, fn, "fn(pred, target) -> tensor"))
+        self.metrics = self.metrics or ({"loss": loss} if loss is not None else {})
         self.metric_reduction, self.eval_every = metric_reduction, eval_every
         self.eval_batch_size = eval_batch_size or batch_size
         known = [f"{s}/{m}" for s in self.eval_sets for m in self.metrics] + ["train/loss"]
@@ -329,6 +366,7 @@ class Trainer:
         start; a ``checkpoint_dir`` holding another run's files (:data:`RUN_FILES`) is
         a :class:`RunExistsError` unless ``fresh=True``, which deletes them first.
         Continuing a run in the same Trainer (``fit`` again) needs neither."""
+        _check_dataset("train_set", train_set)
         if len(train_set) == 0:
             raise ValueError("train_set is empty: there is nothing to train on; check the data file or split")
         _check_flag("fresh", fresh)
