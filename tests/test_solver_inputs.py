@@ -219,3 +219,55 @@ def test_decay_is_accurate_or_rejected(dtype, log_rtol, method, t_end, n_out, pe
         err = (ys.reshape(n_out, -1) - exact.unsqueeze(-1)).abs().max().item()
         assert err <= 200 * max(rtol, TOL[dtype]) * max(1.0, t_end), (err, rtol)
     assert time.perf_counter() - start < QUICK_S
+
+
+# ------------------------------------------- issue 22: the remaining solver inputs
+
+def _ou_sde_inputs():
+    from sciml.solvers import (BrownianPath, IController, PIController, initial_step_size, sample_exact_fbm,
+                               sdeint)
+
+    ts5 = torch.linspace(0.0, 1.0, 5, dtype=F64)
+    yb = torch.ones(3, 2, dtype=F64)
+    return {
+        "odeint options not a dict": (ArgumentTypeError, r"options must be a dict",
+                                      lambda: odeint(decay, Y0, T, options="fast")),
+        "initial_step_size order 0": (ValueError, r"order must be > 0",
+                                      lambda: initial_step_size(decay, 0.0, Y0, 0, 1e-6, 1e-8)),
+        "initial_step_size rtol negative": (ValueError, r"rtol must be >= 0",
+                                            lambda: initial_step_size(decay, 0.0, Y0, 4, -1.0, 1e-8)),
+        "initial_step_size func": (ArgumentTypeError, r"func must be callable",
+                                   lambda: initial_step_size(3, 0.0, Y0, 4, 1e-6, 1e-8)),
+        "IController alpha nan": (ValueError, r"alpha must be finite", lambda: IController(alpha=math.nan)),
+        "PIController beta string": (ArgumentTypeError, r"beta must be a real number",
+                                     lambda: PIController(beta="0.2")),
+        "PIController hold string": (ArgumentTypeError, r"hold_after_reject must be True or False",
+                                     lambda: PIController(hold_after_reject="yes")),
+        "sde ts not monotonic": (ValueError, r"ts must be monotone.*ts\[1\]=1\.0 and ts\[2\]=0\.5",
+                                 lambda: solve_sde(OU(), yb, torch.tensor([0.0, 1.0, 0.5], dtype=F64))),
+        "sde ts 2d": (ValueError, r"ts must be one-dimensional",
+                      lambda: solve_sde(OU(), yb, ts5.reshape(1, -1))),
+        "sdeint ts nan": (ValueError, r"ts contains NaN or Inf",
+                          lambda: sdeint(OU(), yb, torch.tensor([0.0, math.nan], dtype=F64))),
+        "sde bm wrong shape": (ValueError, r"bm has shape \(5, 7\) but this solve needs \(batch, noise dim\) = "
+                                           r"\(3, 2\)",
+                               lambda: solve_sde(OU(), yb, ts5, bm=BrownianPath(0.0, 1.0, (5, 7), dtype=F64))),
+        "exact fbm ts not monotonic": (ValueError, r"ts must be strictly increasing",
+                                       lambda: sample_exact_fbm(torch.tensor([0.5, 0.1, 1.0], dtype=F64), 4, 0.7)),
+        "rtol string": (ArgumentTypeError, r"rtol must be a finite number > 0, got '1e-3' \(str\); pass it as a "
+                                           r"number, e\.g\. rtol=0\.001",
+                        lambda: solve_ode(decay, Y0, T, rtol="1e-3")),
+        "rtol below float64 eps": (ValueError, r"float64 is already the widest dtype, so use rtol >= 2\.2e-17",
+                                   lambda: solve_ode(decay, Y0, T, rtol=1e-20, atol=1e-22)),
+        "rtol below float32 eps": (ValueError, r"solve in a wider dtype",
+                                   lambda: solve_ode(decay, Y0.float(), T.float(), rtol=1e-12, atol=1e-14)),
+    }
+
+
+MORE_BAD = _ou_sde_inputs()
+
+
+@pytest.mark.parametrize("case", sorted(MORE_BAD))
+def test_more_bad_input_is_answered_quickly_with_its_cause(case):
+    exc, match, fn = MORE_BAD[case]
+    raises_quickly(exc, match, fn)

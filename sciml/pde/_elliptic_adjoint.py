@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import torch
 
+from sciml.validation import check_int, check_real
+
 from ._mg_stencil import interior_mask
 from ._mg_stencil import face_coefficient
 from ._multigrid import pcg
@@ -94,8 +96,10 @@ def solve_elliptic(a: torch.Tensor, f: torch.Tensor, bc: str = "dirichlet", tol:
         raise TypeError("a and f must be tensors")
     if a.shape != f.shape:
         raise ValueError(f"a and f must have the same shape, got {tuple(a.shape)} and {tuple(f.shape)}")
+    tol = check_real("tol", tol, hint="tol is the relative residual to reach, e.g. 1e-10")
     if not 0 < tol < 1:
         raise ValueError(f"tol must lie in (0, 1), got {tol}")
+    max_iter = check_int("max_iter", max_iter, hint="at least one CG iteration, e.g. max_iter=200")
     if not bool(torch.isfinite(a).all()) or not bool(torch.isfinite(f).all()):
         raise ValueError("a or f contains inf or nan")
     return _EllipticSolve.apply(a, f, bc, float(tol), int(max_iter), dict(pcg_options))

@@ -54,7 +54,7 @@ from typing import Callable, Union
 import torch
 
 from sciml.solvers import solve_ode
-from sciml.validation import check_int, check_real
+from sciml.validation import ArgumentTypeError, check_int, check_real
 
 __all__ = [
     "burgers_flux",
@@ -372,6 +372,19 @@ class FiniteVolume2D(SchemeOptions):
     flux_y: ConvexFlux | None = None
 
     def __post_init__(self):
+        for name in ("nx", "ny"):
+            object.__setattr__(self, name, check_int(name, getattr(self, name), minimum=2,
+                                                     hint=f"{name} is the number of cells in that direction"))
+        for name in ("lx", "ly"):
+            object.__setattr__(self, name, check_real(name, getattr(self, name), positive=True,
+                                                      hint=f"{name} is the domain's length in that direction"))
+        for name in ("x0", "y0"):
+            object.__setattr__(self, name, check_real(name, getattr(self, name)))
+        for name in ("flux_x", "flux_y"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, ConvexFlux):
+                raise ArgumentTypeError(f"{name} must be a ConvexFlux (e.g. burgers_flux() or "
+                                        f"linear_advection_flux(a)) or None, got {type(value).__name__}")
         if self.flux_x is None and self.flux_y is None and self.diffusivity is None:
             raise ValueError("give flux_x, flux_y, a diffusivity or a combination; u_t = 0 has nothing to discretise")
         common = self.options()
@@ -452,9 +465,13 @@ def integrate(
     Returns:
         Tensor of shape ``(T, *u0.shape)``; ``[0]`` is ``u0``.
     """
+    if not isinstance(scheme, (FiniteVolume1D, FiniteVolume2D)):
+        raise ArgumentTypeError(f"scheme must be a FiniteVolume1D or FiniteVolume2D, got {type(scheme).__name__}")
     _choice("method", method, METHODS)
     if not isinstance(u0, torch.Tensor) or not u0.is_floating_point():
         raise TypeError("u0 must be a floating-point tensor of cell averages")
+    if not bool(torch.isfinite(u0).all()):
+        raise ValueError("u0 contains NaN or Inf; every output state would be NaN. Pass finite initial cell averages")
     times = [float(s) for s in (t.tolist() if isinstance(t, torch.Tensor) else t)]
     if len(times) < 2 or any(b <= a for a, b in zip(times[:-1], times[1:])):
         raise ValueError(f"t must hold at least two strictly increasing times, got {times}")

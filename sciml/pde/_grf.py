@@ -88,6 +88,10 @@ def gaussian_random_field(n_samples: int, shape: Sequence[int], alpha: float = 2
     (draws are made in float64 on ``device`` and cast to ``dtype``).
     """
     n_samples = check_int("n_samples", n_samples)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise (ValueError if isinstance(dtype, torch.dtype) else TypeError)(
+            f"dtype must be a floating torch dtype (torch.float32 or torch.float64), got {dtype}; the fields "
+            f"are real-valued and would be truncated")
     lam = grf_eigenvalues(shape, alpha, tau, sigma, boundary, torch.float64, device, zero_mean)
     shape = tuple(int(n) for n in shape)
     noise_shape = shape if boundary == "periodic" else tuple(lam.shape)

@@ -51,12 +51,13 @@ core (``sciml.solvers``), so they are written out here.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import torch
 
-from sciml.validation import check_callable, check_real
+from sciml.validation import ArgumentTypeError, check_callable, check_real
 
 __all__ = [
     "CrankNicolsonRK2",
@@ -79,6 +80,10 @@ CARPENTER_KENNEDY_RK4 = dict(
 
 
 def _check(linear, nonlinear, dt) -> torch.Tensor:
+    if isinstance(linear, str) or not isinstance(linear, (torch.Tensor, Sequence, numbers.Number)) \
+            and not hasattr(linear, "__array__"):
+        raise ArgumentTypeError(f"linear must be a tensor of the eigenvalues of L (e.g. -k**2), got "
+                                f"{type(linear).__name__}")
     if not isinstance(linear, torch.Tensor):
         linear = torch.as_tensor(linear)
     if not (linear.is_floating_point() or linear.is_complex()):
@@ -118,6 +123,16 @@ class _IMEXBase:
         return self._cache[key]
 
     def __call__(self, u: torch.Tensor) -> torch.Tensor:
+        if not isinstance(u, torch.Tensor):
+            raise ArgumentTypeError(f"the state u must be a tensor, got {type(u).__name__}")
+        try:
+            fits = torch.broadcast_shapes(self.linear.shape, u.shape) == u.shape
+        except RuntimeError:
+            fits = False
+        if not fits:
+            raise ValueError(f"the state's shape {tuple(u.shape)} does not match linear (the eigenvalues of L), "
+                             f"shape {tuple(self.linear.shape)}: linear must broadcast to the state's shape "
+                             f"(one eigenvalue per mode in the trailing axes)")
         return self.step(u)
 
     def amplification(self, z: torch.Tensor) -> torch.Tensor:

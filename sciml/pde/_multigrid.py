@@ -81,6 +81,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from sciml.validation import check_int, check_real
+
 from ._mg_stencil import interior_mask, stencil_apply, five_point_stencil
 from ._mg_transfer import GridTransfer, bilinear_weights, galerkin_coarsen, operator_weights
 
@@ -420,6 +422,8 @@ def _rel_norm(r: torch.Tensor, fnorm: torch.Tensor) -> torch.Tensor:
 def _prepare(a, f, bc):
     a, f, squeeze = _check_pair(a, f, bc)
     _check_coefficient(a)
+    if not bool(torch.isfinite(f).all()):
+        raise ValueError("the right-hand side f contains NaN or Inf; pass a finite f")
     if bc == "periodic":
         mean = f.mean(dim=(-2, -1))
         scale = f.abs().amax(dim=(-2, -1)).clamp_min(torch.finfo(f.dtype).tiny)
@@ -466,8 +470,8 @@ def multigrid_solve(
     """
     if cycle not in _CYCLES:
         raise ValueError(f"cycle must be one of {_CYCLES}, got {cycle!r}")
-    if max_cycles < 0 or tol < 0:
-        raise ValueError(f"max_cycles and tol must be non-negative, got {max_cycles}, {tol}")
+    tol = check_real("tol", tol, nonnegative=True, hint="tol is the relative residual to reach, e.g. 1e-8")
+    max_cycles = check_int("max_cycles", max_cycles, hint="at least one cycle, e.g. max_cycles=50")
     a, f, squeeze = _prepare(a, f, bc)
     H = _hierarchy_for(a, f, bc, hierarchy, hierarchy_options)
     mask = interior_mask(f.shape[-1], bc, f.dtype, f.device)
@@ -530,6 +534,8 @@ def pcg(
     """
     if preconditioner not in ("V", None):
         raise ValueError(f"preconditioner must be 'V' (one V-cycle) or None (plain CG), got {preconditioner!r}")
+    tol = check_real("tol", tol, nonnegative=True, hint="tol is the relative residual to reach, e.g. 1e-8")
+    max_iter = check_int("max_iter", max_iter, hint="at least one iteration, e.g. max_iter=500")
     a, f, squeeze = _prepare(a, f, bc)
     low = f.dtype if preconditioner_dtype is None else preconditioner_dtype
     H = _hierarchy_for(a.to(low), f.to(low), bc, hierarchy, hierarchy_options)

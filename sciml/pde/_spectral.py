@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Sequence
 
 import torch
+
+from sciml.validation import ArgumentTypeError, check_int
 
 __all__ = ["SpectralGrid"]
 
@@ -45,7 +48,12 @@ class SpectralGrid:
     length: tuple[float, ...] | float = 1.0
 
     def __post_init__(self):
-        shape = tuple(int(n) for n in self.shape)
+        raw = (self.shape,) if isinstance(self.shape, numbers.Integral) and not isinstance(self.shape, bool) \
+            else self.shape
+        if isinstance(raw, str) or not hasattr(raw, "__iter__"):
+            raise ArgumentTypeError(f"shape must be an int or a tuple of 1 to 3 ints (points per dimension), "
+                                    f"got {self.shape!r} ({type(self.shape).__name__})")
+        shape = tuple(check_int(f"shape[{i}]", n, minimum=None) for i, n in enumerate(raw))
         if not 1 <= len(shape) <= 3 or any(n < 2 for n in shape):
             raise ValueError(f"shape must list 1 to 3 sizes >= 2, got {self.shape}")
         length = self.length if isinstance(self.length, (tuple, list)) else (self.length,) * len(shape)

@@ -18,7 +18,7 @@ from typing import Callable, Protocol, runtime_checkable
 
 import torch
 
-from sciml.validation import check_int, check_real
+from sciml.validation import ArgumentTypeError, check_callable, check_int, check_real
 
 __all__ = ["SolverStepper", "Stepper", "check_dt", "check_states", "rollout", "saved_states"]
 
@@ -66,10 +66,15 @@ class SolverStepper:
 
     def __init__(self, make_step: Callable, dt: float, substeps: int = 1, encode: Callable | None = None,
                  decode: Callable | None = None, name: str = "solver"):
+        self.make_step = check_callable("make_step", make_step, "make_step(like) -> step")
+        if encode is not None:
+            check_callable("encode", encode, "encode(u) -> solver state")
+        if decode is not None:
+            check_callable("decode", decode, "decode(solver state) -> u")
         self.substeps = check_int("substeps", substeps)
         self.solver_dt = check_dt(dt)
         self.dt = self.solver_dt * substeps
-        self.make_step, self.name = make_step, name
+        self.name = name
         self.encode = encode or (lambda u: u)
         self.decode = decode or (lambda z: z)
         self._steps: dict = {}
@@ -83,7 +88,8 @@ class SolverStepper:
     def __call__(self, u: torch.Tensor) -> torch.Tensor:
         check_states(u, self.name)
         z = self.encode(u)
-        return self.decode(rollout(self._step_for(z), z, self.substeps, self.substeps)[-1]).to(u.dtype)
+        out = rollout(self._step_for(z), z, self.substeps, self.substeps, check_finite=False)[-1]
+        return self.decode(out).to(u.dtype)
 
     def __repr__(self) -> str:
         return f"SolverStepper({self.name}, dt={self.dt:g} = {self.substeps} x {self.solver_dt:g})"
@@ -104,7 +110,8 @@ def saved_states(n_steps: int, save_every: int = 1) -> int:
 
 def rollout(step: Callable[[torch.Tensor], torch.Tensor], u0: torch.Tensor, n_steps: int, save_every: int = 1,
             accept: Callable[[int, torch.Tensor], bool] | None = None,
-            on_save: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
+            on_save: Callable[[int, torch.Tensor], None] | None = None, *,
+            check_finite: bool = True) -> torch.Tensor:
     """Apply ``step`` ``n_steps`` times from ``u0`` and return the states after
     ``0, save_every, 2 save_every, ..., n_steps`` steps, shape
     ``(n_steps // save_every + 1, *u0.shape)``.
@@ -113,13 +120,30 @@ def rollout(step: Callable[[torch.Tensor], torch.Tensor], u0: torch.Tensor, n_st
     when it returns ``False`` the rollout stops and returns the states saved before step
     ``i`` (``u_i`` is dropped). ``on_save(i, u_i)`` is called at every kept state, the
     initial one (``i = 0``) included.
+
+    Every step must return a tensor of ``u0``'s shape (checked as it goes, no host
+    sync). With ``check_finite`` (default) and no ``accept`` the saved states are
+    checked once for NaN/Inf at the end (one host sync); an ``accept`` is the caller's
+    own blow-up test, so it replaces that check.
     """
+    check_callable("step", step, "step(u) -> u after one step")
+    if not isinstance(u0, torch.Tensor):
+        raise ArgumentTypeError(f"u0 must be a tensor (the initial state), got {type(u0).__name__}; "
+                                f"convert it with torch.as_tensor")
+    if accept is not None:
+        check_callable("accept", accept, "accept(i, u_i) -> bool")
+    if on_save is not None:
+        check_callable("on_save", on_save, "on_save(i, u_i)")
     saved_states(n_steps, save_every)
     out, u = [u0], u0
     if on_save is not None:
         on_save(0, u0)
     for i in range(1, n_steps + 1):
         u_next = step(u)
+        if not isinstance(u_next, torch.Tensor) or u_next.shape != u0.shape:
+            got = f"shape {tuple(u_next.shape)}" if isinstance(u_next, torch.Tensor) else type(u_next).__name__
+            raise ValueError(f"step must return a tensor of u0's shape {tuple(u0.shape)}; at step {i} it returned "
+                             f"{got}")
         if accept is not None and not accept(i, u_next):
             break
         u = u_next
@@ -127,4 +151,8 @@ def rollout(step: Callable[[torch.Tensor], torch.Tensor], u0: torch.Tensor, n_st
             out.append(u)
             if on_save is not None:
                 on_save(i, u)
-    return torch.stack(out)
+    states = torch.stack(out)
+    if check_finite and accept is None and not bool(torch.isfinite(states).all()):
+        raise ValueError("rollout produced NaN or Inf states (not finite): the step blew up or returned NaN; "
+                         "reduce the time step or check step")
+    return states

@@ -40,28 +40,29 @@ def check_state(y0, per_sample: bool) -> None:
             raise ValueError("y0 contains NaN or Inf; the initial state must be finite")
 
 
-def check_times(t) -> list[float]:
-    """A 1-D, finite, strictly monotone sequence of times, returned as Python floats."""
+def check_times(t, name: str = "t") -> list[float]:
+    """A 1-D, finite, strictly monotone sequence of times, returned as Python floats;
+    ``name`` is the argument's name in the errors (``"ts"`` for the SDE solvers)."""
     if isinstance(t, torch.Tensor):
         if t.requires_grad:
-            raise ValueError("gradients with respect to the output times t are not supported; pass t.detach()")
+            raise ValueError(f"gradients with respect to the output times {name} are not supported; pass {name}.detach()")
         if t.dim() != 1:
-            raise ValueError(f"t must be one-dimensional, got shape {tuple(t.shape)}")
+            raise ValueError(f"{name} must be one-dimensional, got shape {tuple(t.shape)}")
         times = t.detach().cpu().double().tolist()
     else:
         try:
             times = [float(s) for s in t]
         except TypeError as err:
-            raise TypeError(f"t must be a 1-D tensor or a sequence of numbers, got {type(t).__name__}") from err
+            raise TypeError(f"{name} must be a 1-D tensor or a sequence of numbers, got {type(t).__name__}") from err
     if len(times) == 0:
-        raise ValueError("t is empty; give at least the initial time")
+        raise ValueError(f"{name} is empty; give at least the initial time")
     if not all(math.isfinite(s) for s in times):
-        raise ValueError(f"t contains NaN or Inf: {times}")
+        raise ValueError(f"{name} contains NaN or Inf: {times}")
     diffs = [b - a for a, b in zip(times[:-1], times[1:])]
     if diffs and not (all(d > 0 for d in diffs) or all(d < 0 for d in diffs)):
         bad = next(i for i, d in enumerate(diffs) if (d <= 0) != (diffs[0] <= 0) or d == 0)
-        raise ValueError(f"t must be strictly increasing (or strictly decreasing); t[{bad}]={times[bad]} and "
-                         f"t[{bad + 1}]={times[bad + 1]} break that")
+        raise ValueError(f"{name} must be monotone, strictly increasing (or strictly decreasing); {name}[{bad}]={times[bad]} and "
+                         f"{name}[{bad + 1}]={times[bad + 1]} break that")
     return times
 
 
@@ -70,16 +71,42 @@ def check_positive(name: str, value, allow_none: bool = False) -> float | None:
     for a bad value: "``name`` must be a finite number > 0, got ``value``"."""
     try:
         return check_real(name, value, positive=True, allow_none=allow_none)
+    except ArgumentTypeError:
+        hint = f"; pass it as a number, e.g. {name}={float(value)!r}" if isinstance(value, str) and _parses(value) else ""
+        raise ArgumentTypeError(f"{name} must be a finite number > 0, got {value!r} ({type(value).__name__}){hint}") \
+            from None
     except ValueError:
         raise ValueError(f"{name} must be a finite number > 0, got {value}") from None
+
+
+def _parses(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def check_tolerances(rtol, atol, dtype: torch.dtype, prefix: str = "") -> tuple[float, float]:
     """``rtol`` and ``atol`` as floats > 0 that states of ``dtype`` can meet (see
     ``sciml.validation.check_tolerance``); ``prefix`` names them (e.g. ``"adjoint "``)."""
-    rtol = check_tolerance(f"{prefix}rtol", check_positive(f"{prefix}rtol", rtol), dtype)
-    atol = check_tolerance(f"{prefix}atol", check_positive(f"{prefix}atol", atol), dtype, absolute=True)
+    rtol = _tolerance(f"{prefix}rtol", check_positive(f"{prefix}rtol", rtol), dtype, False)
+    atol = _tolerance(f"{prefix}atol", check_positive(f"{prefix}atol", atol), dtype, True)
     return rtol, atol
+
+
+def _tolerance(name: str, value: float, dtype: torch.dtype, absolute: bool) -> float:
+    """``check_tolerance`` with a remedy that fits ``dtype``: a wider dtype only where
+    one exists (float64 is the widest the solvers run in)."""
+    if dtype != torch.float64:
+        return check_tolerance(name, value, dtype, absolute=absolute)
+    info = torch.finfo(dtype)
+    floor, what = (info.tiny, "the smallest normal number") if absolute else (info.eps / 10, "a tenth of the eps")
+    if value < floor:
+        raise ValueError(f"{name}={value:g} is below {what} of {dtype} ({floor:.3g}; eps={info.eps:.3g}), so no "
+                         f"solver step can meet it; float64 is already the widest dtype, so use "
+                         f"{name} >= {floor:.2g}")
+    return value
 
 
 def check_flag(name: str, value, allow_none: bool = False) -> bool | None:

@@ -14,6 +14,8 @@ from typing import Union
 
 import torch
 
+from sciml.validation import ArgumentTypeError, check_real
+
 __all__ = ["IController", "PIController"]
 
 Scalar = Union[float, torch.Tensor]
@@ -59,6 +61,10 @@ class PIController:
     hold_after_reject: bool = True
 
     def __post_init__(self):
+        for name in ("alpha", "beta", "safety", "min_factor", "max_factor"):
+            object.__setattr__(self, name, check_real(name, getattr(self, name)))
+        if not isinstance(self.hold_after_reject, bool):
+            raise ArgumentTypeError(f"hold_after_reject must be True or False, got {self.hold_after_reject!r}")
         if not 0 < self.safety <= 1:
             raise ValueError(f"safety must lie in (0, 1], got {self.safety}")
         if not 0 < self.min_factor < 1:

@@ -263,6 +263,9 @@ def _times(ts) -> torch.Tensor:
         raise ValueError(f"ts must be a non-empty 1-D tensor of times, got shape {tuple(ts.shape)}")
     if not bool(torch.isfinite(ts).all()) or bool((ts < 0).any()):
         raise ValueError(f"ts must be finite times >= 0 (fBM starts at B_0 = 0), got {ts.tolist()}")
+    if ts.numel() > 1 and not bool((ts[1:] > ts[:-1]).all()):
+        raise ValueError(f"ts must be strictly increasing (monotone, no repeats), got {ts.tolist()}; "
+                         f"sort it with ts.sort().values and drop repeated times")
     return ts
 
 

@@ -20,6 +20,8 @@ from typing import Callable, Union
 
 import torch
 
+from sciml.validation import ArgumentTypeError, check_callable, check_real
+
 from ._norms import rms
 
 __all__ = ["initial_step_size"]
@@ -58,6 +60,19 @@ def initial_step_size(
         of shape ``(batch,)`` otherwise (no synchronisation). ``func`` is evaluated
         once, twice without ``f0``; ``noise`` twice.
     """
+    check_callable("func", func, "func(t, y) -> dy/dt")
+    if noise is not None:
+        check_callable("noise", noise, "noise(t, y) -> G")
+    if not isinstance(y0, torch.Tensor) or not y0.is_floating_point():
+        raise ArgumentTypeError(f"y0 must be a floating tensor, got "
+                                f"{y0.dtype if isinstance(y0, torch.Tensor) else type(y0).__name__}")
+    order = check_real("order", order, positive=True, hint="order is the exponent q of the local error, e.g. 5")
+    if not isinstance(rtol, torch.Tensor):
+        rtol = check_real("rtol", rtol, nonnegative=True)
+    if not isinstance(atol, torch.Tensor):
+        atol = check_real("atol", atol, nonnegative=True)
+    if not isinstance(rtol, torch.Tensor) and not isinstance(atol, torch.Tensor) and rtol == 0 and atol == 0:
+        raise ValueError("rtol and atol are both 0; give at least one positive tolerance")
     shared = not isinstance(t0, torch.Tensor)
     rows = 1 if shared else y0.shape[0]
     t_start = torch.scalar_tensor(t0, dtype=y0.dtype, device=y0.device) if shared else t0

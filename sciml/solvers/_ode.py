@@ -8,7 +8,7 @@ from typing import Callable, NamedTuple, Union
 
 import torch
 
-from sciml.validation import check_callable, check_choice, check_int
+from sciml.validation import ArgumentTypeError, check_callable, check_choice, check_int
 
 from ._adjoint import BacksolveAdjoint, BacksolveFunction, augmented_dynamics
 from ._checks import check_flag, check_output, check_positive, check_state, check_times, check_tolerances
@@ -254,6 +254,9 @@ def odeint(
     Use :func:`solve_ode` for statistics, per-sample steps and the adjoint.
     """
     known = {"step_size", "first_step", "max_num_steps", "safety", "ifactor", "dfactor"}
+    if options is not None and not isinstance(options, dict):
+        raise ArgumentTypeError(f"options must be a dict such as {{'step_size': 0.01}} or None, got "
+                                f"{options!r} ({type(options).__name__}); known keys: {', '.join(sorted(known))}")
     options = dict(options or {})
     unknown = set(options) - known
     if unknown:

@@ -112,9 +112,9 @@ def solve_sde(
     exceeds the square root of the dtype's largest number.
     """
     method = check_sde(sde, y0, method)
-    times = check_times(ts)
+    times = check_times(ts, "ts")
     if len(times) > 1 and times[1] < times[0]:
-        raise ValueError("ts must be strictly increasing for SDEs")
+        raise ValueError("ts must be strictly increasing (monotone forward in time) for SDEs")
     dt = check_positive("dt", dt)
     rtol, atol = check_tolerances(rtol, atol, y0.dtype)
     dt_min = check_positive("dt_min", dt_min)
@@ -150,6 +150,14 @@ def solve_sde(
                               levy_area=scheme.levy_area)
         else:
             bm = GridBrownian((y0.shape[0], m), seed, y0.dtype, y0.device)
+    else:
+        if not callable(bm):
+            raise TypeError(f"bm must be a Brownian path, bm(ta, tb) -> W(tb) - W(ta), got {type(bm).__name__}")
+        bm_shape = getattr(bm, "shape", None)
+        if bm_shape is not None and tuple(bm_shape) != (y0.shape[0], m):
+            raise ValueError(f"bm has shape {tuple(bm_shape)} but this solve needs (batch, noise dim) = "
+                             f"({y0.shape[0]}, {m}) for y0 of shape {tuple(y0.shape)}; build it as "
+                             f"BrownianPath(t0, t1, ({y0.shape[0]}, {m}), ...)")
     if scheme.levy_area and not hasattr(bm, "space_time_levy_area"):
         raise ValueError(f"method {method!r} needs the space-time Lévy area; pass a BrownianPath(levy_area=True) "
                          f"or use another method")
