@@ -39,7 +39,11 @@ __all__ = ["gaussian_random_field", "grf_eigenvalues", "grf_from_noise"]
 
 
 def _check(shape, alpha, tau, boundary):
-    shape = tuple(int(n) for n in shape)
+    if isinstance(shape, str) or not hasattr(shape, "__iter__"):
+        raise TypeError(f"shape must be a tuple of 1 to 3 grid sizes such as (64, 64), got {shape!r}")
+    shape = tuple(check_int(f"shape[{i}]", n, minimum=None) for i, n in enumerate(shape))
+    alpha = check_real("alpha", alpha)
+    tau = check_real("tau", tau)
     if not 1 <= len(shape) <= 3 or any(n < 3 for n in shape):
         raise ValueError(f"shape must list 1 to 3 grid sizes >= 3, got {shape}")
     if not (alpha > 0 and tau >= 0 and math.isfinite(alpha) and math.isfinite(tau)):

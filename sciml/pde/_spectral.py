@@ -22,7 +22,7 @@ from typing import Sequence
 
 import torch
 
-from sciml.validation import ArgumentTypeError, check_int
+from sciml.validation import ArgumentTypeError, check_int, check_real
 
 __all__ = ["SpectralGrid"]
 
@@ -57,7 +57,7 @@ class SpectralGrid:
         if not 1 <= len(shape) <= 3 or any(n < 2 for n in shape):
             raise ValueError(f"shape must list 1 to 3 sizes >= 2, got {self.shape}")
         length = self.length if isinstance(self.length, (tuple, list)) else (self.length,) * len(shape)
-        length = tuple(float(v) for v in length)
+        length = tuple(check_real("length", v) for v in length)
         if len(length) != len(shape) or any(not (math.isfinite(v) and v > 0) for v in length):
             raise ValueError(f"length must be a positive number or one per dimension of {shape}, got {self.length}")
         object.__setattr__(self, "shape", shape)
