@@ -1119,6 +1119,8 @@ def model_cases(r: Registry) -> None:
     e("NeuralODE/seed_float", lambda: NeuralODE(field(), seed=1.5), "seed")
     e("NeuralSDE/noise_type_unknown", lambda: NeuralSDE(field(), field(), noise_type="bogus"), "noise_type")
     e("NeuralSDE/sde_type_unknown", lambda: NeuralSDE(field(), field(), sde_type="bogus"), "sde_type")
+    e("NeuralSDE/method_unknown", lambda: NeuralSDE(field(), field(), method="bogus"), "method")
+    e("NeuralSDE/method_for_other_type", lambda: NeuralSDE(field(), field(), method="heun"), "method")
     e("NeuralSDE/dt_zero", lambda: NeuralSDE(field(), field(), dt=0.0), "dt")
     e("NeuralSDE/max_steps_zero", lambda: NeuralSDE(field(), field(), max_steps=0), "max_steps")
     e("LatentODE/obs_dim_zero", lambda: LatentODE(0), "obs_dim")

@@ -206,6 +206,8 @@ def _issue22_model_cases():
         (lambda: NeuralODE(field(), max_steps=0), ValueError, "max_steps must be a positive int"),
         (lambda: NeuralSDE(field(), field(), noise_type="bogus"), ValueError, "unknown noise_type 'bogus'"),
         (lambda: NeuralSDE(field(), field(), sde_type="bogus"), ValueError, "unknown sde_type 'bogus'"),
+        (lambda: NeuralSDE(field(), field(), method="srk99"), ValueError, "unknown method 'srk99'; known: "),
+        (lambda: NeuralSDE(field(), field(), method="heun"), ValueError, "'heun' solves stratonovich SDEs, not ito"),
         (lambda: NeuralSDE(lambda t, y: y, field()), TypeError, "drift must be an nn.Module"),
         (lambda: NeuralSDE(field(), field(), rtol=0.0), ValueError, "rtol must be > 0"),
     ]

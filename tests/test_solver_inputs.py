@@ -50,6 +50,11 @@ class StiffOU(OU):
         return -1e4 * y
 
 
+class ModeratelyStiffOU(OU):
+    def f(self, t, y):
+        return -300.0 * y
+
+
 class NaNDrift(OU):
     def f(self, t, y):
         return torch.log(y - 0.9)
@@ -101,6 +106,10 @@ BAD = {
     "stiff bosh3 (no stiffness estimate)": (MaxStepsError, r"at t=.*h=.*needs about .* more steps",
                                             lambda: solve_ode(lambda t, y: -1e6 * y, Y0,
                                                               torch.tensor([0.0, 10.0], dtype=F64), method="bosh3")),
+    "stiff bosh3 per sample (no stiffness estimate)": (
+        MaxStepsError, r"sample 0 at t=.*h=.*needs about .* more steps",
+        lambda: solve_ode(lambda t, y: -1e6 * y, Y0.reshape(1, 1), torch.tensor([0.0, 10.0], dtype=F64),
+                          method="bosh3", per_sample=True)),
     # fixed steps that blow up
     "euler beyond its stability interval": (InstabilityError, r"t=.*h=0\.1.*euler.*2",
                                             lambda: solve_ode(lambda t, y: -1000 * y, Y0, T, method="euler",
@@ -109,6 +118,9 @@ BAD = {
                             lambda: solve_ode(lambda t, y: torch.log(y - 0.5), Y0, T, method="rk4", dt=0.1)),
     "sde euler stiff": (InstabilityError, r"t=.*dt=0\.01",
                         lambda: solve_sde(StiffOU(), YB, T, dt=0.01, method="euler")),
+    "sde euler moderately stiff (growth below the overflow guard)": (
+        InstabilityError, r"grew to max \|y\| = .*t=1 with dt=0\.01, where dt \|f\| / \|y\| = 3 ",
+        lambda: solve_sde(ModeratelyStiffOU(), YB, T, dt=0.01, method="euler")),
     "sde NaN drift": (InstabilityError, r"non-finite",
                       lambda: solve_sde(NaNDrift(), YB, T, dt=0.01, method="euler")),
     # grids and loops beyond their bound
@@ -154,6 +166,21 @@ BAD = {
 def test_bad_input_is_answered_quickly_with_its_cause(case):
     exc, match, fn = BAD[case]
     raises_quickly(exc, match, fn)
+
+
+def test_sde_growth_with_a_slow_drift_is_not_an_instability():
+    """Geometric Brownian motion grows e^(mu t) legitimately: dt mu = 0.06 is far inside
+    euler's stability interval, so a thousandfold growth is no error."""
+
+    class GBM(OU):
+        def f(self, t, y):
+            return 6.0 * y
+
+        def g(self, t, y):
+            return 0.1 * y
+
+    ys = solve_sde(GBM(), YB, torch.tensor([0.0, 2.0], dtype=F64), dt=0.01, method="euler").ys
+    assert float(ys[-1].min()) > 1e3 * float(YB.max())
 
 
 def test_runtime_errors_are_solver_errors():

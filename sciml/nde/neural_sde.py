@@ -21,15 +21,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sciml.solvers import sde_initial_step, sde_step_error, solve_sde
+from sciml.solvers import sde_initial_step, sde_method, sde_step_error, solve_sde
 from sciml.validation import ArgumentTypeError, check_choice, check_int, check_real, check_seed
 
 from ._local import LastSolve, check_local, sample_time, with_time
-
-# the SDE core's vocabulary (sciml.solvers checks the same names in solve_sde; it does not
-# export them), checked here at construction instead of at the first forward
-NOISE_TYPES = ("diagonal", "scalar", "additive", "general")
-SDE_TYPES = ("ito", "stratonovich")
 
 __all__ = ["NeuralSDE"]
 
@@ -65,10 +60,9 @@ class NeuralSDE(LastSolve, nn.Module):
             if module is not None and not isinstance(module, nn.Module):
                 raise ArgumentTypeError(f"{name} must be an nn.Module called as {name}(t, y), got "
                                         f"{type(module).__name__}; wrap a function in a Module")
-        noise_type = check_choice("noise_type", noise_type, NOISE_TYPES)
-        sde_type = check_choice("sde_type", sde_type, SDE_TYPES)
         if method is not None and not isinstance(method, str):
             raise ArgumentTypeError(f"method must be None or a method name (e.g. 'euler'), got {method!r}")
+        sde_method(method, sde_type, noise_type)  # the solver core's names and pairings, checked now
         for flag, value in (("adaptive", adaptive), ("adjoint", adjoint)):
             if not isinstance(value, bool):
                 raise ArgumentTypeError(f"{flag} must be True or False, got {value!r}")

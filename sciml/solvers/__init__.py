@@ -13,6 +13,7 @@ from ._integrate import Stats
 from ._linear_sde import LinearSDE
 from ._ode import ODESolution, StepError, odeint, solve_ode, step_error
 from ._sde import sdeint, solve_sde
+from ._sde_problem import NOISE_TYPES, SDE_TYPES, sde_method
 from ._sde_solution import SDESolution, SDEStats
 from ._sde_step import SDEStepError, sde_initial_step, sde_step_error
 from ._tableau import TABLEAUX, ButcherTableau
@@ -27,10 +28,12 @@ __all__ = [
     "InstabilityError",
     "LinearSDE",
     "MaxStepsError",
+    "NOISE_TYPES",
     "ODESolution",
     "SDESolution",
     "SDEStats",
     "SDEStepError",
+    "SDE_TYPES",
     "PIController",
     "SolverError",
     "Stats",
@@ -42,6 +45,7 @@ __all__ = [
     "odeint",
     "sample_exact_fbm",
     "sde_initial_step",
+    "sde_method",
     "sde_step_error",
     "sdeint",
     "solve_ode",

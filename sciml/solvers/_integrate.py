@@ -323,6 +323,8 @@ def adaptive_per_sample(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[
     limit = StiffnessMonitor(tab).limit
     run = calm = torch.zeros(batch, dtype=torch.long, device=device)
     doomed = torch.zeros(batch, dtype=torch.bool, device=device)
+    patience = max(_PATIENCE_MIN, cfg.max_steps // _PATIENCE_FRACTION)
+    hopeless = torch.zeros(batch, dtype=torch.long, device=device)
     y = y0
     for i in range(cfg.max_steps):
         h = torch.where(t + _STRETCH * h >= t_end, t_end - t, h)
@@ -357,11 +359,16 @@ def adaptive_per_sample(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[
             h_rho = h_used * stiffness_estimate(tab, step).detach().to(cdt)
             run, calm = stiff_runs(run, calm, accept, h_rho, limit)
             doomed = active & (run >= RUN) & (i + 1 + (t_end - t) / h_used > cfg.max_steps)
+        # a sample whose step has for `patience` attempts been too small to finish within the
+        # steps max_steps leaves: stop at once rather than after max_steps (any method)
+        short = active & ((t_end - t) / h > cfg.max_steps - (i + 1))
+        hopeless = torch.where(short, hopeless + 1, 0)
         flags = torch.stack([
             active.any().long(), underflow.any().long(),
             torch.where(accept, first, n_out).min(), torch.where(accept, stop, 0).max(), doomed.any().long(),
+            (hopeless >= patience).any().long(),
         ]).tolist()  # the one sync of the step
-        any_active, any_underflow, lo, hi, any_doomed = flags
+        any_active, any_underflow, lo, hi, any_doomed, any_hopeless = flags
         if hi > lo:
             _write_outputs(tab, outs, grid, lo, hi, y_prev, K, h_used, t_start, first, stop, accept, step.y1, dtype)
         if not any_active:
@@ -375,6 +382,14 @@ def adaptive_per_sample(f: Callable, cfg: Config, y0: torch.Tensor, t_out: list[
             tb, hb = float(t[b]), float(h_used[b])
             raise MaxStepsError(_stiff_message(tab, tb, hb, float(h_rho[b]), t_end, (t_end - tb) / hb,
                                                cfg.max_steps, f" for sample {b}"))
+        if any_hopeless:
+            b = int((hopeless >= patience).nonzero()[0])
+            tb, hb = float(t[b]), float(h[b])
+            raise MaxStepsError(
+                f"sample {b} at t={tb:.6g}: the step h={hb:.3g} has for {patience} attempts been so small that "
+                f"reaching t_end={t_end:g} needs about {(t_end - tb) / hb:.3g} more steps, beyond what "
+                f"max_steps={cfg.max_steps} leaves; the problem may be stiff or the tolerances too tight: raise "
+                f"max_steps, loosen rtol/atol or shorten the time span")
     else:
         b = int(active.nonzero()[0])
         raise MaxStepsError(

@@ -178,9 +178,12 @@ def solve_sde(
     if adjoint:
         return reversible_heun_adjoint(counted, y0, grid, where, ts_out, bm)
     ys, log_ratio = _fixed(counted, scheme, y0, grid, where, bm, logqp)
-    _check_blow_up(ys, times, dt, method)
+    _check_blow_up(counted, ys, times, dt, method)
     return SDESolution(ts_out, ys, log_ratio, SDEStats(nfe=counted.nfe, n_steps=len(grid) - 1,
                                                            step_ts=grid[1:]))
+
+
+_GROWTH, _DRIFT_STABILITY = 1e3, 2.0  # see _check_blow_up
 
 
 def _fixed(sde, scheme, y0, grid, where, bm, logqp):
@@ -207,12 +210,30 @@ def _fixed(sde, scheme, y0, grid, where, bm, logqp):
     return torch.stack(ys), (torch.stack(ratios) if logqp else None)
 
 
-def _check_blow_up(ys: torch.Tensor, times: list[float], dt: float, method: str) -> None:
-    """Raise :class:`InstabilityError` if an output state is non-finite or beyond the
-    square root of the dtype's largest number (one synchronisation)."""
+def _check_blow_up(sde, ys: torch.Tensor, times: list[float], dt: float, method: str) -> None:
+    """Raise :class:`InstabilityError` if an output state is non-finite, beyond the
+    square root of the dtype's largest number, or grown a thousandfold with a drift whose
+    rate ``dt |f(t, y)| / |y|`` (max norms) at that state lies outside the real stability
+    interval (2) of the method's drift step: growth an SDE can have (a geometric Brownian
+    motion) keeps that rate small. One synchronisation; one extra drift evaluation (not
+    counted in ``nfe``) only at a state that grew a thousandfold."""
     huge = torch.finfo(ys.dtype).max ** 0.5
-    bad = (~torch.isfinite(ys) | (ys.abs() > huge)).flatten(1).any(1)
-    if not bool(bad.any()):
+    size = ys.detach().abs().flatten(2).amax(2).amax(1)  # (T,)
+    bad = ~torch.isfinite(ys.detach()).flatten(1).all(1) | (size > huge)
+    grown = size > _GROWTH * size[0].clamp_min(torch.finfo(ys.dtype).tiny)
+    flags = torch.stack([bad.any(), grown.any()]).tolist()
+    if flags[1] and not flags[0]:
+        j = int(grown.nonzero()[0])
+        t = torch.scalar_tensor(times[j], dtype=ys.dtype, device=ys.device)
+        with torch.no_grad():
+            rate = dt * float(sde.sde.f(t, ys[j]).abs().max()) / float(size[j])
+        if rate > _DRIFT_STABILITY:
+            raise InstabilityError(
+                f"the SDE solution grew to max |y| = {float(size[j]):.3g} (from {float(size[0]):.3g}) by t={times[j]:g} "
+                f"with dt={dt:g}, where dt |f| / |y| = {rate:.3g} lies outside the stability interval "
+                f"({_DRIFT_STABILITY:g}) of the explicit {method} drift step: the drift is too stiff for this dt; "
+                f"use a smaller dt or adaptive=True")
+    if not flags[0]:
         return
     j = int(bad.nonzero()[0])
     what = "non-finite (NaN or Inf)" if not bool(torch.isfinite(ys[j]).all()) else f"exploding (|y| > {huge:.3g})"

@@ -15,7 +15,7 @@ from sciml.validation import ArgumentTypeError, check_choice
 
 from ._sde_methods import METHODS
 
-__all__ = ["NOISE_TYPES", "SDE_TYPES", "CountedSDE", "check_sde", "noise_dim"]
+__all__ = ["NOISE_TYPES", "SDE_TYPES", "CountedSDE", "check_sde", "noise_dim", "sde_method"]
 
 NOISE_TYPES = ("diagonal", "scalar", "additive", "general")
 SDE_TYPES = ("ito", "stratonovich")
@@ -87,18 +87,28 @@ def check_sde(sde, y0, method: str | None) -> str:
         raise ValueError(f"y0 must be a floating-point tensor of shape (batch, d), got {shape}")
     if not bool(torch.isfinite(y0).all()):
         raise ValueError("y0 contains NaN or Inf; the initial state must be finite")
+    return sde_method(method, sde.sde_type, sde.noise_type)
+
+
+def sde_method(method: str | None, sde_type: str, noise_type: str) -> str:
+    """The name of the SDE method that solves an SDE of ``sde_type`` and ``noise_type``:
+    ``method`` itself after checking that it can (the error lists those that can), or the
+    default for ``method=None`` (srk for Itô, euler for general Itô noise, midpoint for
+    Stratonovich)."""
+    check_choice("sde_type", sde_type, SDE_TYPES)
+    check_choice("noise_type", noise_type, NOISE_TYPES)
     if method is None:
-        if sde.sde_type == "ito":
-            method = "euler" if sde.noise_type == "general" else "srk"
+        if sde_type == "ito":
+            method = "euler" if noise_type == "general" else "srk"
         else:
             method = "midpoint"
     check_choice("method", method, METHODS)
     m = METHODS[method]
-    if sde.sde_type not in m.sde_types or sde.noise_type not in m.noise_types:
-        ok = sorted(n for n, c in METHODS.items() if sde.sde_type in c.sde_types and sde.noise_type in c.noise_types)
-        if sde.sde_type not in m.sde_types:
-            problem = f"solves {'/'.join(m.sde_types)} SDEs, not {sde.sde_type}"
+    if sde_type not in m.sde_types or noise_type not in m.noise_types:
+        ok = sorted(n for n, c in METHODS.items() if sde_type in c.sde_types and noise_type in c.noise_types)
+        if sde_type not in m.sde_types:
+            problem = f"solves {'/'.join(m.sde_types)} SDEs, not {sde_type}"
         else:
-            problem = f"does not support {sde.noise_type} noise"
+            problem = f"does not support {noise_type} noise"
         raise ValueError(f"method {method!r} {problem}; for this SDE use one of {', '.join(ok)}")
     return method
