@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 import torch
 
-__all__ = ["ArgumentTypeError", "check_callable", "check_choice", "check_int", "check_model_input", "check_probability",
+__all__ = ["ArgumentTypeError", "check_callable", "check_choice", "check_int", "check_mapping", "check_model_input", "check_probability",
            "check_real", "check_seed", "check_tensor",
            "check_tolerance"]
 
@@ -194,7 +194,23 @@ def check_tolerance(name: str, value: Any, dtype: torch.dtype, *, absolute: bool
     info = torch.finfo(dtype)
     floor, what = (info.tiny, "the smallest normal number") if absolute else (info.eps / 10, "a tenth of the eps")
     if value < floor:
+        wider = ("float64 is already the widest dtype, so use" if dtype == torch.float64 else
+                 "solve in a wider dtype (y0.double()) or use")
         raise ValueError(f"{name}={value:g} is below {what} of {dtype} ({floor:.3g}; eps={info.eps:.3g}), so no "
-                         f"solver step can meet it; use {name} >= {floor:.2g} or solve in a wider dtype "
-                         f"(y0.double())")
+                         f"solver step can meet it; {wider} {name} >= {floor:.2g}")
     return value
+
+
+def check_mapping(name: str, value: Any, what: str, check: Any, example: str = "{'val': ...}") -> dict:
+    """``value`` as a dict ``{str name: entry}`` (``None`` gives ``{}``) with every entry
+    passing ``check(where, entry)``; ``what`` describes an entry in the error."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ArgumentTypeError(f"{name} must be a dict {{name: {what}}}, got {type(value).__name__} "
+                                f"{value!r:.60}; e.g. {name}={example}")
+    for key, entry in value.items():
+        if not isinstance(key, str):
+            raise ArgumentTypeError(f"{name} keys must be names (str), got {key!r}")
+        check(f"{name}[{key!r}]", entry)
+    return dict(value)

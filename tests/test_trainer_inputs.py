@@ -53,7 +53,7 @@ CASES = [
     (lambda: LBFGS(_w(), max_eval=1.5), TypeError, "max_eval must be a positive int"),
     (lambda: LBFGS(_w(), tolerance_grad=-1.0), ValueError, "tolerance_grad must be >= 0"),
     (lambda: LearnedStepper(lambda u: u, 0.1), TypeError, "model must be an nn.Module"),
-    (lambda: Simulation(_Halve(), diagnostics=[len]), TypeError, "diagnostics must be a dict name -> fn"),
+    (lambda: Simulation(_Halve(), diagnostics=[len]), TypeError, "diagnostics must be a dict \\{name: fn\\(state\\)\\}"),
     (lambda: Simulation(_Halve(), diagnostics={"e": 1}), TypeError, r"diagnostics\['e'\] must be callable"),
     (lambda: invert(None, torch.zeros(1, 2), torch.zeros(1, 2)), TypeError, "forward must be callable"),
     (lambda: invert(lambda x: x, torch.full((1, 2), NAN), torch.zeros(1, 2), steps=2), ValueError,

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from sciml.pde import SpectralGrid, Stepper, check_states, rollout, saved_states
 from sciml.problems import FlowDiagnosticsProblem, check_problem
-from sciml.validation import ArgumentTypeError, check_callable, check_real, check_tensor
+from sciml.validation import check_callable, check_mapping, check_real, check_tensor
 
 __all__ = ["Rollout", "Simulation", "SimulationError", "flow_diagnostics", "relative_error"]
 
@@ -126,14 +126,9 @@ class Simulation:
                             f"{type(stepper).__name__}")
         if not check_real("blowup_factor", blowup_factor) > 1:
             raise ValueError(f"blowup_factor must be > 1, got {blowup_factor}")
-        if diagnostics is not None:
-            if not isinstance(diagnostics, dict):
-                raise ArgumentTypeError(f"diagnostics must be a dict name -> fn(state), got "
-                                        f"{type(diagnostics).__name__}; e.g. diagnostics={{'energy': fn}}")
-            for key, fn in diagnostics.items():
-                if not isinstance(key, str):
-                    raise ArgumentTypeError(f"diagnostics keys must be names (str), got {key!r}")
-                check_callable(f"diagnostics[{key!r}]", fn, "fn(state) -> (batch,) or (batch, k)")
+        check_mapping("diagnostics", diagnostics, "fn(state)",
+                      lambda where, fn: check_callable(where, fn, "fn(state) -> (batch,) or (batch, k)"),
+                      example="{'energy': fn}")
         reserved = {"rms", "error"} & set(diagnostics or {})
         if reserved:
             raise ValueError(f"diagnostic names {sorted(reserved)} are reserved")

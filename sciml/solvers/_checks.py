@@ -90,23 +90,9 @@ def _parses(text: str) -> bool:
 def check_tolerances(rtol, atol, dtype: torch.dtype, prefix: str = "") -> tuple[float, float]:
     """``rtol`` and ``atol`` as floats > 0 that states of ``dtype`` can meet (see
     ``sciml.validation.check_tolerance``); ``prefix`` names them (e.g. ``"adjoint "``)."""
-    rtol = _tolerance(f"{prefix}rtol", check_positive(f"{prefix}rtol", rtol), dtype, False)
-    atol = _tolerance(f"{prefix}atol", check_positive(f"{prefix}atol", atol), dtype, True)
+    rtol = check_tolerance(f"{prefix}rtol", check_positive(f"{prefix}rtol", rtol), dtype)
+    atol = check_tolerance(f"{prefix}atol", check_positive(f"{prefix}atol", atol), dtype, absolute=True)
     return rtol, atol
-
-
-def _tolerance(name: str, value: float, dtype: torch.dtype, absolute: bool) -> float:
-    """``check_tolerance`` with a remedy that fits ``dtype``: a wider dtype only where
-    one exists (float64 is the widest the solvers run in)."""
-    if dtype != torch.float64:
-        return check_tolerance(name, value, dtype, absolute=absolute)
-    info = torch.finfo(dtype)
-    floor, what = (info.tiny, "the smallest normal number") if absolute else (info.eps / 10, "a tenth of the eps")
-    if value < floor:
-        raise ValueError(f"{name}={value:g} is below {what} of {dtype} ({floor:.3g}; eps={info.eps:.3g}), so no "
-                         f"solver step can meet it; float64 is already the widest dtype, so use "
-                         f"{name} >= {floor:.2g}")
-    return value
 
 
 def check_flag(name: str, value, allow_none: bool = False) -> bool | None:

@@ -36,7 +36,8 @@ from typing import Callable
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from sciml.validation import ArgumentTypeError, check_callable, check_choice, check_int, check_real, check_seed
+from sciml.validation import (ArgumentTypeError, check_callable, check_choice, check_int, check_mapping,
+                              check_real, check_seed)
 
 from .checkpoint import CheckpointError, get_rng_state, load_checkpoint, previous_path, save_checkpoint, set_rng_state
 from .distributed import all_reduce_sum, barrier, setup
@@ -127,20 +128,6 @@ def _check_dataset(name: str, dataset) -> None:
         raise ArgumentTypeError(f"{name} must be a dataset of tensors (a tensor, a tuple (x, y) or a dict of "
                                 f"tensors per sample), but {name}[0] is {type(dataset[0]).__name__} "
                                 f"{dataset[0]!r:.60}; wrap the data, e.g. TensorDataset(x, y)")
-
-
-def _check_named(name: str, value, what: str, check) -> dict:
-    """``value`` as a dict ``{str name: entry}`` with every entry passing ``check(where, entry)``."""
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ArgumentTypeError(f"{name} must be a dict {{name: {what}}}, got {type(value).__name__} "
-                                f"{value!r:.60}; e.g. {name}={{'val': ...}}")
-    for key, entry in value.items():
-        if not isinstance(key, str):
-            raise ArgumentTypeError(f"{name} keys must be names (str), got {key!r}")
-        check(f"{name}[{key!r}]", entry)
-    return dict(value)
 
 
 def _to(batch, device):
@@ -252,9 +239,9 @@ class Trainer:
         self.scheduler = scheduler(self.optimizer) if scheduler is not None else None
         self.scheduler_interval, self.max_epochs, self.batch_size = scheduler_interval, max_epochs, batch_size
         self.seed, self.shuffle, self.grad_clip = seed, shuffle, grad_clip
-        self.eval_sets = _check_named("eval_sets", eval_sets, "a dataset", _check_dataset)
-        self.metrics = _check_named("metrics", metrics, "a callable fn(pred, target)",
-                                    lambda where, fn: check_callable(where, fn, "fn(pred, target) -> tensor"))
+        self.eval_sets = check_mapping("eval_sets", eval_sets, "a dataset", _check_dataset)
+        self.metrics = check_mapping("metrics", metrics, "a callable fn(pred, target)",
+                                     lambda where, fn: check_callable(where, fn, "fn(pred, target) -> tensor"))
         self.metrics = self.metrics or ({"loss": loss} if loss is not None else {})
         self.metric_reduction, self.eval_every = metric_reduction, eval_every
         self.eval_batch_size = eval_batch_size or batch_size
