@@ -111,8 +111,8 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     stored = state.pop(HASH_KEY, None)
     if stored is None:
         raise CheckpointError(f"checkpoint {path} carries no content hash: it was not written by "
-                              f"sciml.train.save_checkpoint (or is damaged); read it with torch.load(path, "
-                              f"weights_only=True) if you trust it")
+                              f"sciml.train.save_checkpoint (or is damaged); read it with "
+                              f"torch.load(path, weights_only=True) if you trust it")
     try:
         actual = content_hash(state)
     except (TypeError, RuntimeError) as err:
